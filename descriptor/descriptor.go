@@ -1,0 +1,102 @@
+// Package descriptor renders the Atlassian Connect descriptors
+// (atlassian-connect.json) for Jira and Confluence from the embedded templates
+// beside this file. The templates hold everything the host needs to know about
+// the app; only the base URL and the app keys vary by deployment.
+package descriptor
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"text/template"
+)
+
+//go:embed jira.json.tmpl confluence.json.tmpl icon.svg
+var files embed.FS
+
+// Icon is the app's icon (SVG), served at IconPath.
+var Icon, _ = files.ReadFile("icon.svg")
+
+// IconPath is where the server serves Icon; the descriptors refer to it.
+const IconPath = "/icon.svg"
+
+// Config is what varies between deployments.
+type Config struct {
+	BaseURL          string // absolute, no trailing slash
+	JiraKey          string // app key of the Jira app
+	ConfluenceKey    string // app key of the Confluence app
+	VendorName       string
+	VendorURL        string
+	DescriptionExtra string // appended to the description, e.g. " (development)"
+}
+
+// appKey is Atlassian's rule for app keys.
+var appKey = regexp.MustCompile(`^[a-zA-Z0-9-._]{1,80}$`)
+
+// Validate reports whether c can be rendered into descriptors a host accepts.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.BaseURL, "/") {
+		return fmt.Errorf("descriptor: base URL must be an absolute http(s) URL without a trailing slash, query or fragment")
+	}
+	for _, k := range []string{c.JiraKey, c.ConfluenceKey} {
+		if !appKey.MatchString(k) {
+			return fmt.Errorf("descriptor: app key %q must match %s", k, appKey)
+		}
+	}
+	if c.JiraKey == c.ConfluenceKey {
+		return fmt.Errorf("descriptor: the Jira and Confluence app keys must differ")
+	}
+	return nil
+}
+
+// Descriptors holds both rendered descriptors.
+type Descriptors struct {
+	Jira       []byte
+	Confluence []byte
+}
+
+// Render renders both descriptors. The result is valid JSON; it is checked
+// here so a template mistake fails at start-up rather than at install time.
+func Render(c Config) (*Descriptors, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	jira, err := render("jira.json.tmpl", c)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := render("confluence.json.tmpl", c)
+	if err != nil {
+		return nil, err
+	}
+	return &Descriptors{Jira: jira, Confluence: conf}, nil
+}
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	// js quotes a value as a JSON string, so no configured value can break
+	// out of its field.
+	"js": func(s string) (string, error) {
+		b, err := json.Marshal(s)
+		return string(b), err
+	},
+}).ParseFS(files, "*.tmpl"))
+
+func render(name string, c Config) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, c); err != nil {
+		return nil, fmt.Errorf("descriptor: render %s: %w", name, err)
+	}
+	// Re-indent through encoding/json: proves validity and gives stable output.
+	var out bytes.Buffer
+	if err := json.Indent(&out, buf.Bytes(), "", "  "); err != nil {
+		return nil, fmt.Errorf("descriptor: %s is not valid JSON: %w", name, err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}

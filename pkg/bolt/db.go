@@ -1,0 +1,167 @@
+// Package bolt stores the Secrets app's data in one bbolt file and implements
+// the service interfaces of pkg/secrets on top of it.
+//
+// Every value that says anything about a tenant's users or content is sealed
+// (pkg/seal) with that tenant's key before it is written, with its location
+// bound as associated data; the tenant key itself is stored wrapped by the
+// master keyring, which never enters the file. Index keys are keyed MACs, so
+// the file reveals neither issue, page nor account ids.
+//
+// Public methods open a transaction (View for reads, Update for writes) and
+// call small helpers that take the *bbolt.Tx; bytes are copied out before a
+// transaction ends.
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/connect-secrets/secrets/pkg/seal"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// DB is the open database with the master keyring that unlocks it.
+type DB struct {
+	db      *bbolt.DB
+	keyring *seal.Keyring
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+
+	mu         sync.RWMutex
+	tenantKeys map[string]*seal.TenantKey // unwrapped tenant keys, by client key
+}
+
+// Open opens (creating if needed) the database at path, with 0600
+// permissions, and creates the top-level buckets. It fails fast if another
+// process holds the file.
+func Open(path string, keyring *seal.Keyring) (*DB, error) {
+	if keyring == nil {
+		return nil, errors.New("bolt: a keyring is required")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("bolt: create data directory: %w", err)
+	}
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	if err := b.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketTenants)
+		return err
+	}); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bolt: create buckets: %w", err)
+	}
+	return &DB{db: b, keyring: keyring, Now: time.Now, tenantKeys: map[string]*seal.TenantKey{}}, nil
+}
+
+// Close closes the database file. Pending transactions finish first.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.db.Path() }
+
+// Ping reports whether the database answers a read transaction.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketTenants) == nil {
+			return errors.New("bolt: tenants bucket missing")
+		}
+		return ctx.Err()
+	})
+}
+
+// Backup writes a consistent copy of the whole database to w while the
+// database stays online, and returns the number of bytes written. size, if
+// not nil, learns the copy's exact length before writing starts.
+func (db *DB) Backup(w io.Writer, size func(int64)) (int64, error) {
+	var n int64
+	err := db.db.View(func(tx *bbolt.Tx) error {
+		if size != nil {
+			size(tx.Size())
+		}
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// Size is the size of the database file in bytes.
+func (db *DB) Size() int64 {
+	var n int64
+	_ = db.db.View(func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// tenantBucket returns the bucket of a tenant, or a not_found error.
+func tenantBucket(tx *bbolt.Tx, clientKey string) (*bbolt.Bucket, error) {
+	b := tx.Bucket(bucketTenants).Bucket([]byte(clientKey))
+	if b == nil {
+		return nil, secrets.Errorf(secrets.CodeNotFound, "No such installation.")
+	}
+	return b, nil
+}
+
+// tenantKey returns the unwrapped key of a tenant, from the cache or by
+// unwrapping the stored one. Tenant keys never change (master-key rotation
+// re-wraps the same key), so the cache needs no invalidation except on purge.
+func (db *DB) tenantKey(tx *bbolt.Tx, clientKey string) (*seal.TenantKey, error) {
+	db.mu.RLock()
+	k := db.tenantKeys[clientKey]
+	db.mu.RUnlock()
+	if k != nil {
+		return k, nil
+	}
+	b, err := tenantBucket(tx, clientKey)
+	if err != nil {
+		return nil, err
+	}
+	wrapped := b.Get(keyTenant)
+	if wrapped == nil {
+		return nil, secrets.Internal(fmt.Errorf("bolt: tenant %q has no key", clientKey))
+	}
+	raw, err := db.keyring.Open(wrapped, tenantKeyAD(clientKey))
+	if err != nil {
+		return nil, secrets.Internal(fmt.Errorf("bolt: unwrap tenant key: %w", err))
+	}
+	defer clear(raw)
+	k, err = seal.NewTenantKey(raw)
+	if err != nil {
+		return nil, secrets.Internal(err)
+	}
+	db.mu.Lock()
+	db.tenantKeys[clientKey] = k
+	db.mu.Unlock()
+	return k, nil
+}
+
+func (db *DB) forgetTenantKey(clientKey string) {
+	db.mu.Lock()
+	delete(db.tenantKeys, clientKey)
+	db.mu.Unlock()
+}
+
+// Associated data for each kind of sealed value: the value's location, so a
+// value copied to another key, bucket or tenant no longer opens.
+func tenantKeyAD(clientKey string) []byte { return seal.AD("tenant-key", clientKey) }
+func metaAD(clientKey string) []byte      { return seal.AD("meta", clientKey) }
+func settingsAD(clientKey string) []byte  { return seal.AD("settings", clientKey) }
+func secretAD(clientKey, id string) []byte {
+	return seal.AD("secret", clientKey, id)
+}
+func dekAD(clientKey, id string) []byte { return seal.AD("dek", clientKey, id) }
+func bodyAD(clientKey, id string, version int) []byte {
+	return seal.AD("body", clientKey, id, fmt.Sprint(version))
+}
+func auditAD(clientKey string, seq uint64) []byte {
+	return seal.AD("audit", clientKey, fmt.Sprint(seq))
+}

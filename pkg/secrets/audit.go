@@ -1,0 +1,30 @@
+package secrets
+
+import "time"
+
+// EventType is the kind of an audit event.
+type EventType string
+
+// Audit event types. Events record who did what to which secret and when,
+// never content or passwords.
+const (
+	EventCreated         EventType = "created"
+	EventUnlocked        EventType = "unlocked"
+	EventUnlockFailed    EventType = "unlock_failed"
+	EventLockedOut       EventType = "locked_out"
+	EventEdited          EventType = "edited"
+	EventPasswordChanged EventType = "password_changed"
+	EventDeleted         EventType = "deleted"
+	EventLocked          EventType = "locked"
+	EventExpired         EventType = "expired"
+)
+
+// AuditEvent is one entry of a tenant's audit log.
+type AuditEvent struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Type      EventType `json:"type"`
+	AccountID string    `json:"accountId,omitempty"` // who; empty for the system
+	SecretID  string    `json:"secretId,omitempty"`
+	Container Container `json:"container,omitempty"`
+}

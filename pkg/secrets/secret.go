@@ -1,0 +1,178 @@
+package secrets
+
+import (
+	"context"
+	"regexp"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on what a user may store. They are checked before any expensive work
+// (key derivation, storage) is done.
+const (
+	MaxTitleChars   = 200
+	MaxContentBytes = 128 << 10
+	MaxPasswordLen  = 1024 // bytes
+)
+
+// Actor is who is asking and where: the verified identity from a session
+// token. Every service call is scoped to it.
+type Actor struct {
+	ClientKey string    // tenant
+	AccountID string    // Atlassian account id of the user
+	Container Container // issue or macro the session was opened for
+}
+
+// Secret is a secret's metadata: what anyone who can see the container may see.
+type Secret struct {
+	ID        string
+	Title     string
+	Version   int
+	CreatedAt time.Time
+	CreatedBy string // account id
+	UpdatedAt time.Time
+	UpdatedBy string    // account id
+	ExpiresAt time.Time // zero: never
+}
+
+// Unlocked is a secret opened with its password, or after an edit: its
+// metadata, its content, and an unlock token that lets the same user edit,
+// re-password, lock or delete this version until ExpiresAt.
+type Unlocked struct {
+	Secret
+	Content     string
+	UnlockToken string
+	ExpiresAt   time.Time
+}
+
+// NewSecret is the input to CreateSecret.
+type NewSecret struct {
+	Title     string
+	Content   string
+	Password  string
+	ExpiresAt time.Time // optional
+}
+
+// SecretUpdate is the input to UpdateSecret. Version is the version the edit
+// is based on; a stale version is CodeConflict.
+type SecretUpdate struct {
+	Title   string
+	Content string
+	Version int
+}
+
+// Policy is a site's rules for secrets.
+type Policy struct {
+	MinPasswordLen   int           // characters
+	LockoutThreshold int           // failures before a lockout
+	LockoutBase      time.Duration // first lockout; doubles with each further failure
+	LockoutMax       time.Duration // cap on a lockout
+	UnlockTTL        time.Duration // lifetime of an unlock token
+}
+
+// DefaultPolicy is the policy of a site that has not set its own.
+func DefaultPolicy() Policy {
+	return Policy{
+		MinPasswordLen:   8,
+		LockoutThreshold: 5,
+		LockoutBase:      time.Minute,
+		LockoutMax:       time.Hour,
+		UnlockTTL:        10 * time.Minute,
+	}
+}
+
+// LockoutFor returns how long a user is locked out after failures consecutive
+// failed unlocks: nothing below the threshold, then LockoutBase doubling with
+// each further failure, capped at LockoutMax.
+func (p Policy) LockoutFor(failures int) time.Duration {
+	if p.LockoutThreshold <= 0 || failures < p.LockoutThreshold {
+		return 0
+	}
+	d := p.LockoutBase
+	for i := p.LockoutThreshold; i < failures && d < p.LockoutMax; i++ {
+		d *= 2
+	}
+	return min(d, p.LockoutMax)
+}
+
+// ValidateTitle checks a title: 1 to MaxTitleChars characters of valid UTF-8.
+func ValidateTitle(title string) error {
+	n := utf8.RuneCountInString(title)
+	switch {
+	case !utf8.ValidString(title):
+		return Errorf(CodeInvalid, "The title must be valid UTF-8.")
+	case n == 0 || isBlank(title):
+		return Errorf(CodeInvalid, "The title must not be empty.")
+	case n > MaxTitleChars:
+		return Errorf(CodeInvalid, "The title must be at most %d characters.", MaxTitleChars)
+	}
+	return nil
+}
+
+// ValidateContent checks a body: valid UTF-8 of at most MaxContentBytes.
+func ValidateContent(content string) error {
+	switch {
+	case len(content) > MaxContentBytes:
+		return Errorf(CodeInvalid, "The content must be at most %d KiB.", MaxContentBytes>>10)
+	case !utf8.ValidString(content):
+		return Errorf(CodeInvalid, "The content must be valid UTF-8.")
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password against the policy.
+func (p Policy) ValidatePassword(password string) error {
+	switch {
+	case len(password) > MaxPasswordLen:
+		return Errorf(CodeInvalid, "The password must be at most %d bytes.", MaxPasswordLen)
+	case !utf8.ValidString(password):
+		return Errorf(CodeInvalid, "The password must be valid UTF-8.")
+	case utf8.RuneCountInString(password) < p.MinPasswordLen:
+		return Errorf(CodeInvalid, "The password must be at least %d characters.", p.MinPasswordLen)
+	}
+	return nil
+}
+
+var blank = regexp.MustCompile(`^\s*$`)
+
+func isBlank(s string) bool { return blank.MatchString(s) }
+
+// secretID matches the ids the store issues: 22 to 64 URL-safe characters.
+var secretID = regexp.MustCompile(`^[A-Za-z0-9_-]{22,64}$`)
+
+// ValidSecretID reports whether id has the shape of a secret id. Malformed ids
+// are refused before any lookup.
+func ValidSecretID(id string) bool { return secretID.MatchString(id) }
+
+// SecretService manages the secrets of one container on behalf of one user.
+// A secret of another tenant or container is CodeNotFound, exactly as a
+// missing one. Methods that take an unlock token return CodeUnlockRequired
+// when it is missing, expired, revoked, another user's, another secret's or
+// for an older version.
+type SecretService interface {
+	// ListSecrets returns the metadata of the container's secrets, oldest first.
+	ListSecrets(ctx context.Context, a Actor) ([]Secret, error)
+
+	// CreateSecret stores a new secret. CodeInvalid for bad input.
+	CreateSecret(ctx context.Context, a Actor, in NewSecret) (*Secret, error)
+
+	// UnlockSecret opens a secret with its password. CodeWrongPassword,
+	// CodeLocked (with RetryAfter), CodeNotFound, CodeUnavailable when the key
+	// derivation queue is full past its deadline.
+	UnlockSecret(ctx context.Context, a Actor, id, password string) (*Unlocked, error)
+
+	// UpdateSecret replaces title and content; the version goes up by one and
+	// a fresh unlock token for the new version is returned. CodeConflict when
+	// in.Version is not the current version.
+	UpdateSecret(ctx context.Context, a Actor, id, unlockToken string, in SecretUpdate) (*Unlocked, error)
+
+	// ChangePassword re-wraps the secret's data key under a new password. The
+	// content is not re-encrypted. CodeInvalid for a password the policy refuses.
+	ChangePassword(ctx context.Context, a Actor, id, unlockToken, password string) error
+
+	// DeleteSecret removes the secret.
+	DeleteSecret(ctx context.Context, a Actor, id, unlockToken string) error
+
+	// LockSecret revokes the unlock token.
+	LockSecret(ctx context.Context, a Actor, id, unlockToken string) error
+}
