@@ -1,0 +1,253 @@
+package connect
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Fixed parts of every session token. Each differs from anything a host
+// puts in its tokens, and Sessions.Verify checks all three, so a host token
+// can never pass for a session token even if it were signed with our key;
+// HostVerifier in turn refuses the typ.
+const (
+	SessionIssuer   = "secrets-session"
+	SessionAudience = "secrets-api"
+	SessionType     = "secrets-session+jwt"
+)
+
+// Products a session can be bound to (SessionClaims.Product).
+const (
+	ProductJira       = "jira"
+	ProductConfluence = "confluence"
+)
+
+const (
+	// MinSessionKeyLen is the shortest Sessions.Key accepted: 256 bits, the
+	// output size of HMAC-SHA256, so the key is never the weak link.
+	MinSessionKeyLen = 32
+
+	// MaxSessionTTL is the longest a session token lives (design §5).
+	MaxSessionTTL = 15 * time.Minute
+
+	// DefaultSessionMaxAge is how long after the page load a session can be
+	// refreshed when Sessions.MaxAge is 0.
+	DefaultSessionMaxAge = 8 * time.Hour
+
+	// sessionLeeway allows for clock differences between replicas that mint
+	// and verify. Unlike hosts, they are ours, so it is small.
+	sessionLeeway = 10 * time.Second
+)
+
+// SessionClaims bind a browser session to a tenant, a user, a product and a
+// container. Mint sets the registered claims other than sub (and jti, which
+// it keeps).
+type SessionClaims struct {
+	// RegisteredClaims: iss = SessionIssuer, sub = the Atlassian accountId,
+	// aud = SessionAudience, exp, iat, nbf.
+	jwt.RegisteredClaims
+
+	// Tenant is the tenant's clientKey.
+	Tenant string `json:"tnt"`
+
+	// Product is ProductJira or ProductConfluence.
+	Product string `json:"prd"`
+
+	// Container names what the session may act on, e.g.
+	// "jira:issue:10001", "confluence:page:1:m", or "admin".
+	Container string `json:"ctr"`
+
+	// Origin is the Unix time the module page was loaded; refreshes are
+	// capped relative to it, so an open tab cannot keep a session forever.
+	Origin int64 `json:"org"`
+}
+
+// Sessions mints and verifies session tokens: HS256 with a key only we hold
+// (never a tenant's shared secret), with SessionIssuer, SessionAudience and
+// a typ header of SessionType, all checked on Verify.
+//
+// A Sessions is safe for concurrent use; its fields must not change after
+// first use.
+type Sessions struct {
+	// Key is the HMAC key, at least MinSessionKeyLen bytes.
+	Key []byte
+
+	// TTL is the lifetime of a token. 0 means, and larger values are capped
+	// at, MaxSessionTTL.
+	TTL time.Duration
+
+	// MaxAge caps refreshes relative to SessionClaims.Origin. 0 means
+	// DefaultSessionMaxAge.
+	MaxAge time.Duration
+
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Sessions) ttl() time.Duration {
+	if s.TTL <= 0 || s.TTL > MaxSessionTTL {
+		return MaxSessionTTL
+	}
+	return s.TTL
+}
+
+func (s *Sessions) maxAge() time.Duration {
+	if s.MaxAge <= 0 {
+		return DefaultSessionMaxAge
+	}
+	return s.MaxAge
+}
+
+func (s *Sessions) checkKey() error {
+	if len(s.Key) < MinSessionKeyLen {
+		return fmt.Errorf("%w: session key must be at least %d bytes", ErrWeakKey, MinSessionKeyLen)
+	}
+	return nil
+}
+
+// Mint signs a session token for c and returns it with its expiry.
+//
+// It sets iss, aud, iat, nbf and exp, and Origin to now when it is zero.
+// exp is now + TTL, but never beyond Origin + MaxAge; once that is reached
+// Mint returns ErrSessionExpired. c must name a subject (accountId), tenant,
+// container and product.
+func (s *Sessions) Mint(c SessionClaims) (token string, expiresAt time.Time, err error) {
+	if err := s.checkKey(); err != nil {
+		return "", time.Time{}, err
+	}
+	if err := checkSessionBinding(&c); err != nil {
+		return "", time.Time{}, fmt.Errorf("connect: minting session: %w", err)
+	}
+	// Whole seconds, as NumericDate stores them, so the returned expiry is
+	// exactly the one in the token.
+	now := clock(s.Now)().Truncate(time.Second)
+	if c.Origin == 0 {
+		c.Origin = now.Unix()
+	}
+	origin := time.Unix(c.Origin, 0)
+	if origin.After(now.Add(sessionLeeway)) {
+		return "", time.Time{}, errors.New("connect: minting session: origin in the future")
+	}
+	end := origin.Add(s.maxAge())
+	if !now.Before(end) {
+		return "", time.Time{}, ErrSessionExpired
+	}
+	exp := now.Add(s.ttl())
+	if exp.After(end) {
+		exp = end
+	}
+
+	c.Issuer = SessionIssuer
+	c.Audience = jwt.ClaimStrings{SessionAudience}
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.NotBefore = jwt.NewNumericDate(now)
+	c.ExpiresAt = jwt.NewNumericDate(exp)
+
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["typ"] = SessionType
+	token, err = t.SignedString(s.Key)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("connect: signing session: %w", err)
+	}
+	return token, exp, nil
+}
+
+// Verify verifies a session token and returns its claims.
+//
+// It returns ErrSessionExpired for a token that has expired or whose session
+// is MaxAge old, and ErrInvalidToken for anything else: another algorithm,
+// type, issuer or audience, a bad signature, missing exp, nbf or iat, or a
+// missing subject, tenant, container or product.
+func (s *Sessions) Verify(token string) (*SessionClaims, error) {
+	if err := s.checkKey(); err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, invalid("empty token")
+	}
+	if len(token) > maxTokenLen {
+		return nil, invalid("token too long")
+	}
+	now := clock(s.Now)
+	claims := &SessionClaims{}
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(SessionIssuer),
+		jwt.WithAudience(SessionAudience),
+		jwt.WithExpirationRequired(),
+		jwt.WithNotBeforeRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(sessionLeeway),
+		jwt.WithTimeFunc(now),
+	)
+	_, err := p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != SessionType {
+			return nil, reason("not a session token")
+		}
+		return s.Key, nil
+	})
+	if err != nil {
+		// Claims are only validated once the signature is good, so this is
+		// one of our own tokens that has run out.
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, ErrSessionExpired
+		}
+		return nil, jwtFailure(err)
+	}
+	if claims.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenRequiredClaimMissing)
+	}
+	if err := checkSessionBinding(claims); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	// We never mint longer-lived tokens; one that claims to be is not ours
+	// to honour, whatever signed it.
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > MaxSessionTTL {
+		return nil, invalid("lifetime too long")
+	}
+	origin := time.Unix(claims.Origin, 0)
+	t := now()
+	if claims.Origin <= 0 || origin.After(t.Add(sessionLeeway)) || origin.After(claims.IssuedAt.Add(sessionLeeway)) {
+		return nil, invalid("bad origin")
+	}
+	if !t.Before(origin.Add(s.maxAge())) {
+		return nil, ErrSessionExpired
+	}
+	return claims, nil
+}
+
+// Refresh verifies token and mints a new one with the same subject, tenant,
+// product, container and Origin. It returns ErrSessionExpired once the
+// session is MaxAge old, and the new token never outlives Origin + MaxAge.
+func (s *Sessions) Refresh(token string) (string, time.Time, error) {
+	c, err := s.Verify(token)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return s.Mint(SessionClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: c.Subject, ID: c.ID},
+		Tenant:           c.Tenant,
+		Product:          c.Product,
+		Container:        c.Container,
+		Origin:           c.Origin,
+	})
+}
+
+// checkSessionBinding checks that c says who the session is for and what it
+// may act on; a token without that would authorise nothing in particular,
+// which callers could easily mistake for everything.
+func checkSessionBinding(c *SessionClaims) error {
+	switch {
+	case c.Subject == "":
+		return errors.New("no subject")
+	case c.Tenant == "":
+		return errors.New("no tenant")
+	case c.Container == "":
+		return errors.New("no container")
+	case c.Product != ProductJira && c.Product != ProductConfluence:
+		return errors.New("unknown product")
+	}
+	return nil
+}
