@@ -1,0 +1,110 @@
+// The "New secret" form.
+
+import { h, uid, wipe } from './dom.js';
+import {
+  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, invalid, onEscape,
+  textInput,
+} from './forms.js';
+import { describeError } from './messages.js';
+
+/**
+ * AddForm collects title, password and content and creates the secret.
+ *
+ * opts: {
+ *   api: Api,
+ *   created(meta): the secret was stored,
+ *   cancelled(): the user closed the form,
+ *   failed(error): an error that concerns the whole app (expired session),
+ *   changed(): the form's size changed,
+ * }
+ */
+export class AddForm {
+  #opts;
+  #busy = false;
+  #message = new MessageArea();
+
+  constructor(opts) {
+    this.#opts = opts;
+    const headingId = uid('add-heading');
+    this.title = textInput({ id: uid('title'), maxlength: String(MAX_TITLE_CHARS), required: true });
+    this.pair = new PasswordPair('Password');
+    this.content = contentArea();
+    this.content.id = uid('content');
+
+    this.el = h('form', { class: 'add-form', novalidate: true, 'aria-labelledby': headingId },
+      h('h2', { id: headingId, text: 'New secret' }),
+      h('p', { class: 'form-intro' },
+        'Everyone who can see this page sees the title. Only people who know the password can read the content.'),
+      h('div', { class: 'field' },
+        h('label', { for: this.title.id, text: 'Title' }),
+        this.title),
+      this.pair.el,
+      h('div', { class: 'field' },
+        h('label', { for: this.content.id, text: 'Content' }),
+        this.content),
+      actionRow({ onCancel: () => this.#cancel() }),
+      this.#message.el,
+    );
+    onEscape(this.el, () => this.#cancel());
+    this.el.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.#submit();
+    });
+  }
+
+  /** focus puts the cursor in the first field. */
+  focus() {
+    this.title.focus();
+  }
+
+  /** dispose clears every field before the form leaves the page. */
+  dispose() {
+    this.pair.clear();
+    wipe(this.el);
+  }
+
+  #cancel() {
+    this.dispose();
+    this.#opts.cancelled();
+  }
+
+  async #submit() {
+    if (this.#busy) return;
+    const problem = this.#check();
+    if (problem) {
+      this.#message.error(problem.message);
+      invalid(problem.control);
+      this.#opts.changed();
+      return;
+    }
+    this.#busy = true;
+    this.el.setAttribute('aria-busy', 'true');
+    this.#message.clear();
+    try {
+      const meta = await this.#opts.api.createSecret({
+        title: this.title.value,
+        content: this.content.value,
+        password: this.pair.password.value,
+      });
+      this.dispose();
+      this.#opts.created(meta);
+    } catch (err) {
+      this.#message.error(describeError(err));
+      this.#opts.failed(err);
+      this.#opts.changed();
+    } finally {
+      this.#busy = false;
+      this.el.removeAttribute('aria-busy');
+    }
+  }
+
+  #check() {
+    const titleProblem = checkTitle(this.title.value);
+    if (titleProblem) return { message: titleProblem, control: this.title };
+    const pairProblem = this.pair.check();
+    if (pairProblem) return pairProblem;
+    const contentProblem = checkContent(this.content.value);
+    if (contentProblem) return { message: contentProblem, control: this.content };
+    return null;
+  }
+}

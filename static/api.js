@@ -1,0 +1,222 @@
+// Client of the JSON API under /api/.
+//
+// The container (issue or macro) is bound into the session token by the
+// server, so no call names an issue or page: the browser could not choose a
+// different container even if it tried.
+
+import { SessionExpiredError } from './session.js';
+
+const API_BASE = '/api';
+
+// Unlocking runs a deliberately slow key derivation that may queue behind
+// others, so allow a generous time before calling it a network failure.
+const TIMEOUT_MS = 60 * 1000;
+
+/**
+ * ApiError is every failure the API client reports.
+ *
+ * code is one of the server's codes (invalid, too_large, unauthorized,
+ * forbidden, not_found, conflict, wrong_password, locked, unlock_required,
+ * unavailable, internal, …) or one of the client's own: "network" (no
+ * answer) and "session_expired" (the session token could not be renewed).
+ * message is the server's sentence, safe to show, or "".
+ */
+export class ApiError extends Error {
+  constructor(code, message = '', { status = 0, retryAfter, attemptsLeft } = {}) {
+    super(message || code);
+    this.name = 'ApiError';
+    this.code = code;
+    this.serverMessage = message;
+    this.status = status;
+    this.retryAfter = retryAfter;
+    this.attemptsLeft = attemptsLeft;
+  }
+}
+
+/**
+ * Api calls the server with the session's token.
+ *
+ * Responses that carry an unlock get a `lockAt` (local epoch ms) computed
+ * from the server's expiresAt and Date header, so the automatic re-lock is
+ * right even when the browser's clock is not.
+ */
+export class Api {
+  #session;
+
+  /** @param {import('./session.js').Session} session */
+  constructor(session) {
+    this.#session = session;
+  }
+
+  /** listSecrets → [metadata…], oldest first. */
+  async listSecrets() {
+    const { data } = await this.#request('GET', '/secrets');
+    return Array.isArray(data && data.secrets) ? data.secrets : [];
+  }
+
+  /** createSecret stores a new secret → its metadata. */
+  async createSecret({ title, content, password }) {
+    const { data } = await this.#request('POST', '/secrets', { body: { title, content, password } });
+    return data;
+  }
+
+  /** unlockSecret → metadata + content, unlockToken, expiresAt, lockAt. */
+  async unlockSecret(id, password) {
+    const res = await this.#request('POST', `${secretPath(id)}/unlock`, { body: { password } });
+    return withLockAt(res);
+  }
+
+  /** updateSecret saves title and content over `version` → a fresh unlock, like unlockSecret. */
+  async updateSecret(id, unlockToken, { title, content, version }) {
+    const res = await this.#request('PUT', secretPath(id), {
+      unlockToken,
+      body: { title, content, version },
+    });
+    return withLockAt(res);
+  }
+
+  /** changePassword sets a new password for the secret. */
+  async changePassword(id, unlockToken, password) {
+    await this.#request('PUT', `${secretPath(id)}/password`, { unlockToken, body: { password } });
+  }
+
+  /** deleteSecret removes the secret. */
+  async deleteSecret(id, unlockToken) {
+    await this.#request('DELETE', secretPath(id), { unlockToken });
+  }
+
+  /**
+   * lockSecret revokes an unlock token. keepalive lets the request outlive
+   * the page, for locking on pagehide.
+   */
+  async lockSecret(id, unlockToken, { keepalive = false } = {}) {
+    await this.#request('POST', `${secretPath(id)}/lock`, { unlockToken, keepalive });
+  }
+
+  async #request(method, path, { body, unlockToken, keepalive = false, retried = false } = {}) {
+    try {
+      await this.#session.ensureFresh();
+    } catch (err) {
+      if (err instanceof SessionExpiredError) throw sessionExpired();
+      // A network failure while refreshing: go on with the current token,
+      // which is usually still valid for another two minutes.
+    }
+
+    const headers = { Authorization: `JWT ${this.#session.token}`, Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (unlockToken) headers['X-Unlock-Token'] = unlockToken;
+
+    let res;
+    try {
+      res = await fetch(API_BASE + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        // Answers may carry secret content: keep them out of every cache.
+        cache: 'no-store',
+        credentials: 'same-origin',
+        redirect: 'error',
+        keepalive,
+        signal: keepalive ? undefined : timeoutSignal(TIMEOUT_MS),
+      });
+    } catch {
+      throw new ApiError('network');
+    }
+
+    if (!res.ok) {
+      const err = await readError(res);
+      // The token was refused: it may have expired between our refresh and
+      // this request (sleep, throttled timers). Renew once and try again; a
+      // 401 means nothing was done, so retrying a POST is safe.
+      if (err.code === 'unauthorized' && !retried) {
+        try {
+          await this.#session.refresh();
+        } catch (refreshErr) {
+          throw refreshErr instanceof SessionExpiredError ? sessionExpired() : new ApiError('network');
+        }
+        return this.#request(method, path, { body, unlockToken, keepalive, retried: true });
+      }
+      throw err;
+    }
+
+    const date = res.headers.get('Date');
+    if (res.status === 204) return { data: null, date };
+    try {
+      return { data: await res.json(), date };
+    } catch {
+      // A 2xx that is not JSON came from something other than our server.
+      throw new ApiError('internal', '', { status: res.status });
+    }
+  }
+}
+
+function sessionExpired() {
+  return new ApiError('session_expired', '', { status: 401 });
+}
+
+function secretPath(id) {
+  return `/secrets/${encodeURIComponent(id)}`;
+}
+
+function timeoutSignal(ms) {
+  return typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(ms) : undefined;
+}
+
+/**
+ * readError turns an error response into an ApiError. Bodies that are not
+ * our JSON error shape (a proxy's HTML page, say) become a code chosen by
+ * status, with no server message.
+ */
+async function readError(res) {
+  let payload = null;
+  try {
+    payload = await res.json();
+  } catch {
+    // not JSON
+  }
+  const e = payload && typeof payload === 'object' ? payload.error : null;
+  const status = res.status;
+  let code = e && typeof e.code === 'string' ? e.code : fallbackCode(status);
+  const message = e && typeof e.message === 'string' ? e.message : '';
+  let retryAfter = e && Number.isFinite(e.retryAfter) ? e.retryAfter : undefined;
+  if (retryAfter === undefined && (status === 429 || status === 503)) {
+    const header = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+    if (Number.isFinite(header)) retryAfter = header;
+  }
+  const attemptsLeft = e && Number.isInteger(e.attemptsLeft) ? e.attemptsLeft : undefined;
+  if (status === 401 && !e) code = 'unauthorized';
+  return new ApiError(code, message, { status, retryAfter, attemptsLeft });
+}
+
+function fallbackCode(status) {
+  switch (status) {
+    case 400: return 'invalid';
+    case 401: return 'unauthorized';
+    case 403: return 'forbidden';
+    case 404: return 'not_found';
+    case 409: return 'conflict';
+    case 413: return 'too_large';
+    case 415: return 'unsupported_media_type';
+    case 429: return 'locked';
+    case 502:
+    case 503:
+    case 504: return 'unavailable';
+    default: return 'internal';
+  }
+}
+
+// withLockAt adds lockAt: when the unlock ends, on the local clock. The
+// remaining time is measured on the server's clock (expiresAt − Date), so
+// a browser clock that is off does not shorten or stretch it.
+function withLockAt({ data, date }) {
+  const expires = Date.parse(data && data.expiresAt);
+  let serverNow = Date.parse(date || '');
+  if (Number.isNaN(serverNow)) serverNow = Date.now();
+  let remaining = expires - serverNow;
+  if (!Number.isFinite(remaining)) remaining = DEFAULT_UNLOCK_MS;
+  return { ...data, lockAt: Date.now() + Math.max(0, remaining) };
+}
+
+// The server's default unlock lifetime, used only when a response lacks a
+// readable expiresAt, so the view still locks itself eventually.
+const DEFAULT_UNLOCK_MS = 10 * 60 * 1000;

@@ -1,0 +1,217 @@
+// Pieces shared by the app's forms: message areas, the password pair with
+// its generator and strength hint, action rows and client-side checks.
+
+import { button, describe, field, h, replaceChildren, uid } from './dom.js';
+import { MIN_PASSWORD_LENGTH, generatePassword, passwordStrength } from './password.js';
+
+// Limits the server enforces (pkg/secrets); checked here too so people learn
+// about them before a round trip, never instead of the server.
+export const MAX_TITLE_CHARS = 200;
+export const MAX_CONTENT_BYTES = 128 * 1024;
+
+/**
+ * MessageArea is a polite live region for one part of the UI: screen readers
+ * announce whatever text it is given. It stays in the DOM between messages,
+ * because a live region inserted together with its text is often not read.
+ */
+export class MessageArea {
+  #timer = 0;
+
+  constructor(className = 'message') {
+    this.el = h('div', { class: className, role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
+  }
+
+  /**
+   * show displays text. tone: "error" | "success" | "info".
+   * action: an optional {label, run} rendered as a button after the text.
+   * clearAfter: ms after which a transient message goes away.
+   */
+  show(text, { tone = 'info', action, clearAfter } = {}) {
+    clearTimeout(this.#timer);
+    this.el.dataset.tone = tone;
+    replaceChildren(
+      this.el,
+      h('span', { class: 'message-text', text }),
+      action ? button(action.label, { kind: 'link', onClick: action.run }) : null,
+    );
+    if (clearAfter) this.#timer = setTimeout(() => this.clear(), clearAfter);
+  }
+
+  /** error shows text as an error. */
+  error(text, opts = {}) {
+    this.show(text, { ...opts, tone: 'error' });
+  }
+
+  /** clear removes the message. */
+  clear() {
+    clearTimeout(this.#timer);
+    this.el.replaceChildren();
+    delete this.el.dataset.tone;
+  }
+}
+
+/**
+ * actionRow returns the Save/Cancel row of a form. The submit button is the
+ * form's default action, so Enter in a text field saves.
+ */
+export function actionRow({ submit = 'Save', onCancel }) {
+  return h('div', { class: 'actions' },
+    button(submit, { kind: 'primary', type: 'submit' }),
+    button('Cancel', { onClick: onCancel }),
+  );
+}
+
+/**
+ * onEscape calls cancel when Escape is pressed inside el, the usual way out
+ * of an inline form for keyboard users.
+ */
+export function onEscape(el, cancel) {
+  el.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !e.isComposing) {
+      e.preventDefault();
+      cancel();
+    }
+  });
+}
+
+/**
+ * textInput builds a single-line text input.
+ */
+export function textInput(props = {}) {
+  return h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', ...props });
+}
+
+/**
+ * contentArea builds the monospace textarea for a secret's content.
+ * spellcheck is off because spellcheckers may send text to a service.
+ */
+export function contentArea(value = '') {
+  return h('textarea', {
+    class: 'content-input',
+    rows: '6',
+    spellcheck: 'false',
+    autocomplete: 'off',
+    autocapitalize: 'off',
+    value,
+  });
+}
+
+/**
+ * PasswordPair is a new-password field, its confirmation, a "Show password"
+ * switch, a generator and a strength hint.
+ */
+export class PasswordPair {
+  /**
+   * @param {string} label "Password" or "New password"
+   */
+  constructor(label) {
+    const pwProps = {
+      type: 'password',
+      autocomplete: 'new-password',
+      spellcheck: 'false',
+      autocapitalize: 'off',
+      minlength: String(MIN_PASSWORD_LENGTH),
+    };
+    this.password = h('input', { ...pwProps, id: uid('password') });
+    this.confirm = h('input', { ...pwProps });
+    this.meter = h('div', { class: 'strength', dataset: { score: '0' }, 'aria-hidden': 'true' },
+      h('span', { class: 'strength-bar' }));
+    this.hint = h('p', { class: 'hint', text: passwordStrength('').text });
+    describe(this.password, this.hint);
+
+    this.show = h('input', { type: 'checkbox' });
+    const showField = field('Show password', this.show);
+    showField.classList.add('field-check');
+
+    const generate = button('Generate password', { onClick: () => this.#generate() });
+
+    this.password.addEventListener('input', () => this.#update());
+    this.show.addEventListener('change', () => this.#reveal(this.show.checked));
+
+    this.el = h('div', { class: 'password-pair' },
+      h('div', { class: 'field' },
+        h('label', { for: this.password.id, text: label }),
+        this.password,
+        this.meter,
+        this.hint),
+      field('Confirm password', this.confirm),
+      h('div', { class: 'password-tools' }, showField, generate),
+    );
+  }
+
+  /**
+   * check returns a sentence for the first problem and the control to focus,
+   * or null when the pair is acceptable.
+   */
+  check() {
+    const pw = this.password.value;
+    if ([...pw].length < MIN_PASSWORD_LENGTH) {
+      return { message: `The password must be at least ${MIN_PASSWORD_LENGTH} characters.`, control: this.password };
+    }
+    if (pw !== this.confirm.value) {
+      return { message: 'The passwords do not match.', control: this.confirm };
+    }
+    return null;
+  }
+
+  /** clear empties both fields and hides them again. */
+  clear() {
+    this.password.value = '';
+    this.confirm.value = '';
+    this.show.checked = false;
+    this.#reveal(false);
+    this.#update();
+  }
+
+  // A generated password is useless unless the person can see it to pass
+  // it on, so generating also reveals both fields.
+  #generate() {
+    const pw = generatePassword();
+    this.password.value = pw;
+    this.confirm.value = pw;
+    this.show.checked = true;
+    this.#reveal(true);
+    this.#update();
+    // Setting .value fires no input event, so drop an earlier error mark here.
+    this.password.removeAttribute('aria-invalid');
+    this.confirm.removeAttribute('aria-invalid');
+    this.password.focus();
+    this.password.select();
+  }
+
+  #reveal(visible) {
+    const type = visible ? 'text' : 'password';
+    this.password.type = type;
+    this.confirm.type = type;
+  }
+
+  #update() {
+    const { score, text } = passwordStrength(this.password.value);
+    this.meter.dataset.score = String(this.password.value ? score : 0);
+    this.hint.textContent = text;
+  }
+}
+
+/** checkTitle returns a sentence if title breaks the server's title rule, else "". */
+export function checkTitle(title) {
+  if (title.trim() === '') return 'Enter a title.';
+  if ([...title].length > MAX_TITLE_CHARS) return `The title can have at most ${MAX_TITLE_CHARS} characters.`;
+  return '';
+}
+
+/** checkContent returns a sentence if content is too large to store, else "". */
+export function checkContent(content) {
+  if (new TextEncoder().encode(content).length > MAX_CONTENT_BYTES) {
+    return `The content can be at most ${MAX_CONTENT_BYTES / 1024} KiB.`;
+  }
+  return '';
+}
+
+/**
+ * invalid marks control as invalid until the user edits it, and focuses it.
+ */
+export function invalid(control) {
+  control.setAttribute('aria-invalid', 'true');
+  control.addEventListener('input', () => control.removeAttribute('aria-invalid'), { once: true });
+  control.focus();
+}
