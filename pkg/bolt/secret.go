@@ -319,9 +319,9 @@ func (s *SecretService) UpdateSecret(ctx context.Context, a secrets.Actor, id, u
 		return nil, err
 	}
 	now := s.db.Now()
-	sess := s.unlocks.get(unlockToken, a.ClientKey, a.AccountID, id, now)
-	if sess == nil {
-		return nil, unlockRequired()
+	sess, err := s.authorize(a, id, unlockToken, now)
+	if err != nil {
+		return nil, err
 	}
 	defer clear(sess.dek)
 	var rec *secretRecord
@@ -374,9 +374,9 @@ func (s *SecretService) ChangePassword(ctx context.Context, a secrets.Actor, id,
 		return err
 	}
 	now := s.db.Now()
-	sess := s.unlocks.get(unlockToken, a.ClientKey, a.AccountID, id, now)
-	if sess == nil {
-		return unlockRequired()
+	sess, err := s.authorize(a, id, unlockToken, now)
+	if err != nil {
+		return err
 	}
 	defer clear(sess.dek)
 	params, wrapped, err := s.wrapDEK(ctx, password, sess.dek, a.ClientKey, id)
@@ -416,12 +416,12 @@ func (s *SecretService) DeleteSecret(ctx context.Context, a secrets.Actor, id, u
 		return notFound()
 	}
 	now := s.db.Now()
-	sess := s.unlocks.get(unlockToken, a.ClientKey, a.AccountID, id, now)
-	if sess == nil {
-		return unlockRequired()
+	sess, err := s.authorize(a, id, unlockToken, now)
+	if err != nil {
+		return err
 	}
 	defer clear(sess.dek)
-	err := s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.db.Update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -442,13 +442,11 @@ func (s *SecretService) DeleteSecret(ctx context.Context, a secrets.Actor, id, u
 	return nil
 }
 
-// LockSecret revokes the caller's unlock token. Locking is idempotent: a
-// token that is already gone (or not the caller's) changes nothing.
-func (s *SecretService) LockSecret(ctx context.Context, a secrets.Actor, id, unlockToken string) error {
-	if !secrets.ValidSecretID(id) {
-		return notFound()
-	}
-	now := s.db.Now()
+// authorize returns the caller's unlock session for a secret in their
+// container. The secret is looked up first, so a secret of another tenant or
+// container is not_found whatever token comes with it, exactly like a
+// missing one.
+func (s *SecretService) authorize(a secrets.Actor, id, unlockToken string, now time.Time) (*unlockSession, error) {
 	err := s.db.db.View(func(tx *bbolt.Tx) error {
 		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
@@ -458,11 +456,27 @@ func (s *SecretService) LockSecret(ctx context.Context, a secrets.Actor, id, unl
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sess := s.unlocks.get(unlockToken, a.ClientKey, a.AccountID, id, now)
 	if sess == nil {
+		return nil, unlockRequired()
+	}
+	return sess, nil
+}
+
+// LockSecret revokes the caller's unlock token. Locking is idempotent: a
+// token that is already gone (or not the caller's) changes nothing.
+func (s *SecretService) LockSecret(ctx context.Context, a secrets.Actor, id, unlockToken string) error {
+	if !secrets.ValidSecretID(id) {
+		return notFound()
+	}
+	now := s.db.Now()
+	sess, err := s.authorize(a, id, unlockToken, now)
+	if secrets.ErrorCode(err) == secrets.CodeUnlockRequired {
 		return nil
+	} else if err != nil {
+		return err
 	}
 	clear(sess.dek)
 	s.unlocks.remove(unlockToken)

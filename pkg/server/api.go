@@ -1,0 +1,198 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/labstack/echo/v4"
+)
+
+// secretJSON is a secret's metadata as the API shows it.
+type secretJSON struct {
+	ID        string     `json:"id"`
+	Title     string     `json:"title"`
+	Version   int        `json:"version"`
+	CreatedAt time.Time  `json:"createdAt"`
+	CreatedBy string     `json:"createdBy"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+	UpdatedBy string     `json:"updatedBy"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"` // when the secret self-destructs
+}
+
+func toJSON(m secrets.Secret) secretJSON {
+	j := secretJSON{
+		ID: m.ID, Title: m.Title, Version: m.Version,
+		CreatedAt: m.CreatedAt.UTC(), CreatedBy: m.CreatedBy,
+		UpdatedAt: m.UpdatedAt.UTC(), UpdatedBy: m.UpdatedBy,
+	}
+	if !m.ExpiresAt.IsZero() {
+		t := m.ExpiresAt.UTC()
+		j.ExpiresAt = &t
+	}
+	return j
+}
+
+// unlockedJSON is an opened secret: its metadata, its content and the unlock
+// token. Here expiresAt is when the unlock ends; the secret's own expiry, if
+// any, is secretExpiresAt.
+type unlockedJSON struct {
+	ID              string     `json:"id"`
+	Title           string     `json:"title"`
+	Version         int        `json:"version"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	CreatedBy       string     `json:"createdBy"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+	UpdatedBy       string     `json:"updatedBy"`
+	SecretExpiresAt *time.Time `json:"secretExpiresAt,omitempty"`
+	Content         string     `json:"content"`
+	UnlockToken     string     `json:"unlockToken"`
+	ExpiresAt       time.Time  `json:"expiresAt"`
+}
+
+func toUnlockedJSON(u *secrets.Unlocked) unlockedJSON {
+	m := toJSON(u.Secret)
+	return unlockedJSON{
+		ID: m.ID, Title: m.Title, Version: m.Version,
+		CreatedAt: m.CreatedAt, CreatedBy: m.CreatedBy, UpdatedAt: m.UpdatedAt, UpdatedBy: m.UpdatedBy,
+		SecretExpiresAt: m.ExpiresAt,
+		Content:         u.Content, UnlockToken: u.UnlockToken, ExpiresAt: u.ExpiresAt.UTC(),
+	}
+}
+
+func (s *Server) listSecrets(c echo.Context) error {
+	list, err := s.secrets.ListSecrets(c.Request().Context(), actor(c))
+	if err != nil {
+		return err
+	}
+	out := make([]secretJSON, len(list))
+	for i, m := range list {
+		out[i] = toJSON(m)
+	}
+	return c.JSON(http.StatusOK, map[string][]secretJSON{"secrets": out})
+}
+
+type createRequest struct {
+	Title     *string    `json:"title"`
+	Content   *string    `json:"content"`
+	Password  *string    `json:"password"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+}
+
+func (s *Server) createSecret(c echo.Context) error {
+	var req createRequest
+	if err := bindJSON(c, limitContentBody, &req); err != nil {
+		return err
+	}
+	if req.Title == nil || req.Content == nil || req.Password == nil {
+		return secrets.Errorf(secrets.CodeInvalid, "title, content and password are required.")
+	}
+	in := secrets.NewSecret{Title: *req.Title, Content: *req.Content, Password: *req.Password}
+	if req.ExpiresAt != nil {
+		in.ExpiresAt = *req.ExpiresAt
+	}
+	m, err := s.secrets.CreateSecret(c.Request().Context(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toJSON(*m))
+}
+
+type passwordRequest struct {
+	Password *string `json:"password"`
+}
+
+func (r passwordRequest) value() (string, error) {
+	if r.Password == nil {
+		return "", secrets.Errorf(secrets.CodeInvalid, "password is required.")
+	}
+	return *r.Password, nil
+}
+
+func (s *Server) unlockSecret(c echo.Context) error {
+	var req passwordRequest
+	if err := bindJSON(c, limitSmallBody, &req); err != nil {
+		return err
+	}
+	pw, err := req.value()
+	if err != nil {
+		return err
+	}
+	u, err := s.secrets.UnlockSecret(c.Request().Context(), actor(c), c.Param("id"), pw)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUnlockedJSON(u))
+}
+
+type updateRequest struct {
+	Title   *string `json:"title"`
+	Content *string `json:"content"`
+	Version *int    `json:"version"`
+}
+
+func (s *Server) updateSecret(c echo.Context) error {
+	var req updateRequest
+	if err := bindJSON(c, limitContentBody, &req); err != nil {
+		return err
+	}
+	if req.Title == nil || req.Content == nil || req.Version == nil {
+		return secrets.Errorf(secrets.CodeInvalid, "title, content and version are required.")
+	}
+	u, err := s.secrets.UpdateSecret(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c),
+		secrets.SecretUpdate{Title: *req.Title, Content: *req.Content, Version: *req.Version})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUnlockedJSON(u))
+}
+
+func (s *Server) changePassword(c echo.Context) error {
+	var req passwordRequest
+	if err := bindJSON(c, limitSmallBody, &req); err != nil {
+		return err
+	}
+	pw, err := req.value()
+	if err != nil {
+		return err
+	}
+	if err := s.secrets.ChangePassword(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c), pw); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) deleteSecret(c echo.Context) error {
+	if err := s.secrets.DeleteSecret(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) lockSecret(c echo.Context) error {
+	if err := s.secrets.LockSecret(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func unlockToken(c echo.Context) string { return c.Request().Header.Get("X-Unlock-Token") }
+
+// refreshSession exchanges a valid session token for a fresh one, so a panel
+// left open keeps working; connect.Sessions caps the chain at a few hours
+// from the page load.
+func (s *Server) refreshSession(c echo.Context) error {
+	claims, _ := c.Get(sessionClaimsKey).(*connect.SessionClaims)
+	if claims == nil {
+		return secrets.Errorf(secrets.CodeUnauthorized, "A session token is required.")
+	}
+	if _, err := s.installs.FindInstallation(c.Request().Context(), claims.Tenant); err != nil {
+		return secrets.Errorf(secrets.CodeUnauthorized, "This app is not active on your site.")
+	}
+	token, exp, err := s.sessions.Refresh(c.Request().Header.Get(echo.HeaderAuthorization)[len("JWT "):])
+	if err != nil {
+		return secrets.Errorf(secrets.CodeUnauthorized, "Your session expired. Reload the page.")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"token": token, "expiresAt": exp.UTC()})
+}

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+)
+
+// limitLifecycleBody bounds a lifecycle callback's body.
+const limitLifecycleBody = 64 << 10
+
+// installed handles the signed `installed` callback: the first install, and
+// every repeat (upgrade, secret rotation, site rename). Only a payload signed
+// by Atlassian's install key for this very request creates or replaces a
+// tenant, and never one signed before the stored one.
+func (s *Server) installed(p secrets.Product) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		payload, err := s.readLifecycle(c, p, "installed")
+		if err != nil {
+			return err
+		}
+		claims, err := s.verifySignedInstall(c, payload)
+		if err != nil {
+			return err
+		}
+		prev, err := s.installs.FindInstallation(ctx, payload.ClientKey)
+		if err != nil && secrets.ErrorCode(err) != secrets.CodeNotFound {
+			return err
+		}
+		signedAt := claims.IssuedAt
+		if prev != nil {
+			if prev.Product != p {
+				return secrets.Errorf(secrets.CodeForbidden, "This client key belongs to another product.")
+			}
+			if signedAt == nil || signedAt.Time.Before(prev.SignedAt) {
+				return secrets.Errorf(secrets.CodeUnauthorized, "This install is older than the one on record.")
+			}
+		}
+		now := s.now()
+		inst := &secrets.Installation{
+			ClientKey: payload.ClientKey, Product: p, AppKey: payload.Key,
+			SharedSecret: payload.SharedSecret, BaseURL: payload.BaseURL, DisplayURL: payload.DisplayURL,
+			Description: payload.Description, ServerVersion: payload.ServerVersion,
+			PluginsVersion: payload.PluginsVersion, OAuthClientID: payload.OAuthClientID,
+			State: secrets.StateInstalled, InstalledAt: now, UpdatedAt: now,
+		}
+		if signedAt != nil {
+			inst.SignedAt = signedAt.Time
+		}
+		if prev != nil {
+			inst.InstalledAt = prev.InstalledAt
+		}
+		if err := s.installs.SaveInstallation(ctx, inst); err != nil {
+			return err
+		}
+		zerolog.Ctx(ctx).Info().Str("client_key", inst.ClientKey).Str("product", string(p)).
+			Bool("reinstall", prev != nil).Msg("installed")
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// uninstalled handles the signed `uninstalled` callback. The tenant's data is
+// kept (for the retention period); its tokens stop working at once.
+func (s *Server) uninstalled(p secrets.Product) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		payload, err := s.readLifecycle(c, p, "uninstalled")
+		if err != nil {
+			return err
+		}
+		if _, err := s.verifySignedInstall(c, payload); err != nil {
+			return err
+		}
+		err = s.installs.SetInstallationState(ctx, payload.ClientKey, secrets.StateUninstalled, s.now())
+		if err != nil && secrets.ErrorCode(err) != secrets.CodeNotFound {
+			return err
+		}
+		zerolog.Ctx(ctx).Info().Str("client_key", payload.ClientKey).Msg("uninstalled")
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// stateChanged handles `enabled` and `disabled`, which hosts sign with the
+// tenant's shared secret (HS256, qsh) rather than the install key.
+func (s *Server) stateChanged(p secrets.Product, state secrets.State) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		payload, err := s.readLifecycle(c, p, string(state))
+		if err != nil {
+			return err
+		}
+		claims, err := s.verifyHost(c)
+		if err != nil {
+			return err
+		}
+		if claims.Issuer != payload.ClientKey {
+			return secrets.Errorf(secrets.CodeUnauthorized, "The token does not belong to this installation.")
+		}
+		inst, err := s.installs.FindInstallation(ctx, payload.ClientKey)
+		if err != nil {
+			return err
+		}
+		if inst.Product != p {
+			return secrets.Errorf(secrets.CodeForbidden, "This client key belongs to another product.")
+		}
+		// disabled and uninstalled may arrive out of order; an uninstalled
+		// tenant stays uninstalled until a signed install.
+		if inst.State != secrets.StateUninstalled {
+			if err := s.installs.SetInstallationState(ctx, payload.ClientKey, state, s.now()); err != nil {
+				return err
+			}
+		}
+		zerolog.Ctx(ctx).Info().Str("client_key", payload.ClientKey).Str("state", string(state)).Msg("lifecycle")
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// readLifecycle reads and checks a lifecycle payload: its event, our app key
+// for this product, and a site URL on the allow-list. The body is restored
+// for the signature check, which does not read it (qsh covers method, path
+// and query only).
+func (s *Server) readLifecycle(c echo.Context, p secrets.Product, event string) (*connect.LifecyclePayload, error) {
+	r := c.Request()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limitLifecycleBody))
+	if err != nil {
+		return nil, secrets.Errorf(secrets.CodeTooLarge, "The lifecycle payload is too large.")
+	}
+	defer clear(body)
+	payload, err := connect.ParseLifecycle(bytes.NewReader(body), s.cfg.Dev)
+	if err != nil {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "The lifecycle payload is not valid.")
+	}
+	if payload.EventType != event {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "The payload is for another lifecycle event.")
+	}
+	if want := s.appKey(p); payload.Key != want {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "The payload is for another app.")
+	}
+	for _, raw := range []string{payload.BaseURL, payload.DisplayURL} {
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || !connect.HostAllowed(u.Hostname(), s.cfg.AllowedHosts) {
+			return nil, secrets.Errorf(secrets.CodeForbidden, "This site's host is not allowed.")
+		}
+	}
+	return payload, nil
+}
+
+// verifySignedInstall checks the RS256 install signature. A key server that
+// cannot be reached is 503, so the host retries; a bad token is 401.
+func (s *Server) verifySignedInstall(c echo.Context, payload *connect.LifecyclePayload) (*connect.HostClaims, error) {
+	claims, err := s.install.VerifyInstall(c.Request().Context(), c.Request(), payload.ClientKey)
+	switch {
+	case err == nil:
+		return claims, nil
+	case errors.Is(err, connect.ErrKeyUnavailable):
+		return nil, &secrets.Error{Code: secrets.CodeUnavailable, Message: "The install signing key could not be fetched. Try again.", Err: err}
+	default:
+		zerolog.Ctx(c.Request().Context()).Info().Err(err).Msg("signed install refused")
+		return nil, secrets.Errorf(secrets.CodeUnauthorized, "The install signature is not valid.")
+	}
+}
+
+// verifyHost checks a host-signed HS256 request with a computed qsh.
+func (s *Server) verifyHost(c echo.Context) (*connect.HostClaims, error) {
+	claims, err := s.host.VerifyRequest(c.Request().Context(), c.Request())
+	if err != nil {
+		zerolog.Ctx(c.Request().Context()).Debug().Err(err).Msg("host token refused")
+		return nil, secrets.Errorf(secrets.CodeUnauthorized, "The request's token is not valid.")
+	}
+	return claims, nil
+}
+
+func (s *Server) appKey(p secrets.Product) string {
+	if p == secrets.ProductJira {
+		return s.cfg.JiraKey
+	}
+	return s.cfg.ConfluenceKey
+}
+
+// tenantSecret is the HostVerifier's lookup: the shared secret of an
+// installation that exists. Disabled and uninstalled tenants still verify
+// here so their enabled/installed callbacks work; module routes check the
+// state themselves.
+func tenantSecret(ctx context.Context, installs secrets.InstallationService, clientKey string) ([]byte, error) {
+	inst, err := installs.FindInstallation(ctx, clientKey)
+	if err != nil {
+		return nil, connect.ErrUnknownIssuer
+	}
+	return []byte(inst.SharedSecret), nil
+}
+
+// activeInstallation returns the installation if its module pages and API
+// are being served.
+func (s *Server) activeInstallation(ctx context.Context, clientKey string, p secrets.Product) (*secrets.Installation, error) {
+	inst, err := s.installs.FindInstallation(ctx, clientKey)
+	if err != nil || !inst.State.Active() || inst.Product != p {
+		return nil, secrets.Errorf(secrets.CodeUnauthorized, "This app is not active on your site.")
+	}
+	return inst, nil
+}

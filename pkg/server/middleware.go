@@ -1,0 +1,129 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+)
+
+// requestLog gives every request an id and a logger, and logs one line when
+// it ends. It logs the route and path but never the query string, which
+// carries host tokens.
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := newRequestID()
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		log := s.log.With().Str("request_id", id).Logger()
+		req := c.Request()
+		c.SetRequest(req.WithContext(log.WithContext(req.Context())))
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		res := c.Response()
+		lvl := zerolog.InfoLevel
+		if res.Status >= 500 {
+			lvl = zerolog.ErrorLevel
+		}
+		log.WithLevel(lvl).
+			Str("method", req.Method).
+			Str("route", c.Path()).
+			Str("path", req.URL.EscapedPath()).
+			Int("status", res.Status).
+			Int64("bytes", res.Size).
+			Dur("duration", time.Since(start)).
+			Msg("request")
+		return nil
+	}
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recoverPanic turns a panic into a logged internal error. The panic value is
+// logged as a type and a stack only: it might hold request data.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				zerolog.Ctx(c.Request().Context()).Error().
+					Str("panic_type", fmt.Sprintf("%T", r)).
+					Bytes("stack", debug.Stack()).
+					Msg("handler panicked")
+				err = secrets.Internal(fmt.Errorf("panic of type %T", r))
+			}
+		}()
+		return next(c)
+	}
+}
+
+// securityHeaders are sent with every response.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+		// Module URLs carry host tokens in their query; never leak them.
+		h.Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
+}
+
+// noStore marks responses that may carry secret content or tokens.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+const actorKey = "actor"
+
+// requireSession admits API requests that carry a valid session token of
+// ours ("Authorization: JWT <token>") and puts the Actor it names in the
+// context. Host tokens, context tokens and expired sessions are refused.
+func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "JWT ")
+		if !ok || token == "" {
+			return secrets.Errorf(secrets.CodeUnauthorized, "A session token is required.")
+		}
+		claims, err := s.sessions.Verify(token)
+		if err != nil {
+			if errors.Is(err, connect.ErrSessionExpired) {
+				return secrets.Errorf(secrets.CodeUnauthorized, "Your session expired. Reload the page.")
+			}
+			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
+		}
+		ctr := secrets.Container(claims.Container)
+		if ctr != secrets.AdminContainer && string(ctr.Product()) != claims.Product {
+			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
+		}
+		c.Set(actorKey, secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr})
+		c.Set(sessionClaimsKey, claims)
+		return next(c)
+	}
+}
+
+const sessionClaimsKey = "session"
+
+func actor(c echo.Context) secrets.Actor {
+	a, _ := c.Get(actorKey).(secrets.Actor)
+	return a
+}

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/connect-secrets/secrets/static"
+	"github.com/labstack/echo/v4"
+)
+
+// Module kinds, as the browser app knows them (static.PageData.Kind).
+const (
+	kindIssuePanel = "issue-panel"
+	kindMacro      = "macro"
+	kindAdmin      = "admin"
+)
+
+// modulePage serves a module's iframe page. The host signs the URL (HS256
+// with a computed qsh), so the issue, page and macro ids in the query are the
+// host's word; they become the session's container, which the browser cannot
+// change afterwards.
+func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		claims, err := s.verifyHost(c)
+		if err != nil {
+			return err
+		}
+		if claims.Subject == "" {
+			return secrets.Errorf(secrets.CodeUnauthorized, "Log in to your site to use secrets.")
+		}
+		inst, err := s.activeInstallation(ctx, claims.Issuer, p)
+		if err != nil {
+			return err
+		}
+		ctr, label, err := moduleContainer(kind, c.QueryParams())
+		if err != nil {
+			return err
+		}
+		token, _, err := s.sessions.Mint(connect.SessionClaims{
+			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr),
+			RegisteredClaims: jwtSubject(claims.Subject),
+		})
+		if err != nil {
+			return secrets.Internal(err)
+		}
+		var buf bytes.Buffer
+		err = static.Page().Execute(&buf, static.PageData{
+			Token: token, AccountID: claims.Subject, Kind: kind, Product: string(p),
+			Label: label, AllJS: s.allJS(inst), Assets: s.basePath + "/static/" + static.Version + "/",
+		})
+		if err != nil {
+			return secrets.Internal(err)
+		}
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", s.pageCSP(inst))
+		h.Set("Cache-Control", "no-store")
+		return c.HTMLBlob(http.StatusOK, buf.Bytes())
+	}
+}
+
+// moduleContainer derives the container and a human label from the signed
+// module URL's query.
+func moduleContainer(kind string, q url.Values) (secrets.Container, string, error) {
+	switch kind {
+	case kindIssuePanel:
+		ctr, err := secrets.JiraIssueContainer(q.Get("issueId"))
+		label := q.Get("issueKey")
+		if label == "" {
+			label = "Issue " + q.Get("issueId")
+		}
+		return ctr, label, err
+	case kindMacro:
+		ctr, err := secrets.ConfluenceMacroContainer(q.Get("pageId"), q.Get("macroId"))
+		return ctr, "Page " + q.Get("pageId"), err
+	}
+	return secrets.AdminContainer, "Administration", nil
+}
+
+// allJS is the all.js a tenant's pages load: Atlassian's, or the sandbox's
+// stand-in for the sandbox's own dev sites.
+func (s *Server) allJS(inst *secrets.Installation) string {
+	if s.cfg.Dev && sameOrigin(inst.BaseURL, s.cfg.BaseURL) {
+		return s.cfg.BaseURL + "/dev/all.js"
+	}
+	return CDNAllJS
+}
+
+// pageCSP is the module pages' Content-Security-Policy: our scripts and
+// Atlassian's all.js only, no inline code, and framing only by the tenant's
+// own site.
+func (s *Server) pageCSP(inst *secrets.Installation) string {
+	ancestors := []string{}
+	for _, raw := range []string{inst.BaseURL, inst.DisplayURL} {
+		if o := origin(raw); o != "" && !slices.Contains(ancestors, o) {
+			ancestors = append(ancestors, o)
+		}
+	}
+	if len(ancestors) == 0 {
+		ancestors = []string{"'none'"}
+	}
+	return strings.Join([]string{
+		"default-src 'none'",
+		"script-src 'self' https://connect-cdn.atl-paas.net",
+		"style-src 'self'",
+		"img-src 'self' data:",
+		"connect-src 'self'",
+		"font-src 'self'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors " + strings.Join(ancestors, " "),
+	}, "; ")
+}
+
+// origin returns scheme://host[:port] of an absolute URL, or "".
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || strings.ContainsAny(u.Host, " ;'\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func sameOrigin(a, b string) bool { return origin(a) != "" && origin(a) == origin(b) }

@@ -1,0 +1,187 @@
+// Package server is the HTTP face of the Secrets app: the Connect descriptors,
+// lifecycle callbacks, module pages, the JSON API and the static assets, on
+// echo. Handlers return errors; handleError renders every one of them, and the
+// table in errors.go is the only place an error code becomes a status.
+//
+// Handlers talk to the services of pkg/secrets and never to storage; identity
+// comes only from verified tokens (pkg/connect).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/connect-secrets/secrets/descriptor"
+	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/connect-secrets/secrets/static"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+)
+
+// CDNAllJS is Atlassian's all.js, which every module page loads in production.
+const CDNAllJS = "https://connect-cdn.atl-paas.net/all.js"
+
+// Config is what the server needs to know about its deployment.
+type Config struct {
+	BaseURL       string   // our public base URL, no trailing slash
+	AllowedHosts  []string // host patterns a site's baseUrl must match, e.g. *.atlassian.net
+	Dev           bool     // serve the local sandbox and accept http site URLs
+	JiraKey       string   // app key of the Jira descriptor
+	ConfluenceKey string   // app key of the Confluence descriptor
+	VendorName    string
+	VendorURL     string
+}
+
+// Deps are the services and keys the server is built from.
+type Deps struct {
+	Installations secrets.InstallationService
+	Secrets       secrets.SecretService
+	InstallKeys   *connect.InstallKeys // fetches Atlassian's signed-install keys
+	SessionKey    []byte               // signs our session tokens; ≥ 32 bytes, never the host's secret
+	Logger        zerolog.Logger
+	Now           func() time.Time // nil: time.Now
+	// Sandbox, in dev mode only, mounts the local stand-in for Jira and
+	// Confluence under /dev/.
+	Sandbox interface{ Mount(*echo.Echo) }
+}
+
+// Server serves the public listener.
+type Server struct {
+	cfg         Config
+	basePath    string
+	e           *echo.Echo
+	installs    secrets.InstallationService
+	secrets     secrets.SecretService
+	host        *connect.HostVerifier
+	install     *connect.InstallVerifier
+	sessions    *connect.Sessions
+	descriptors *descriptor.Descriptors
+	sandbox     interface{ Mount(*echo.Echo) }
+	log         zerolog.Logger
+	now         func() time.Time
+}
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("server: base URL %q is not absolute", cfg.BaseURL)
+	}
+	if deps.Installations == nil || deps.Secrets == nil || deps.InstallKeys == nil {
+		return nil, errors.New("server: installations, secrets and install keys are required")
+	}
+	if len(deps.SessionKey) < 32 {
+		return nil, errors.New("server: the session key must be at least 32 bytes")
+	}
+	descs, err := descriptor.Render(descriptor.Config{
+		BaseURL: cfg.BaseURL, JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
+		VendorName: cfg.VendorName, VendorURL: cfg.VendorURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
+	s := &Server{
+		cfg:      cfg,
+		basePath: basePath,
+		installs: deps.Installations,
+		secrets:  deps.Secrets,
+		host: &connect.HostVerifier{
+			Secret: func(ctx context.Context, clientKey string) ([]byte, error) {
+				return tenantSecret(ctx, deps.Installations, clientKey)
+			},
+			BasePath: basePath,
+			Now:      now,
+		},
+		install: &connect.InstallVerifier{
+			Keys:     deps.InstallKeys,
+			Audience: cfg.BaseURL,
+			BasePath: basePath,
+			Now:      now,
+		},
+		sessions:    &connect.Sessions{Key: deps.SessionKey, Now: now},
+		descriptors: descs,
+		sandbox:     deps.Sandbox,
+		log:         deps.Logger,
+		now:         now,
+	}
+	s.e = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	// The real client address is the proxy's business; we log the peer.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(s.requestLog, s.recoverPanic, securityHeaders)
+
+	e.GET("/jira/atlassian-connect.json", s.descriptor(s.descriptors.Jira))
+	e.GET("/confluence/atlassian-connect.json", s.descriptor(s.descriptors.Confluence))
+	e.GET(descriptor.IconPath, func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+		return c.Blob(http.StatusOK, "image/svg+xml", descriptor.Icon)
+	})
+	e.GET("/static/"+static.Version+"/*", s.assets())
+
+	for _, p := range []secrets.Product{secrets.ProductJira, secrets.ProductConfluence} {
+		g := e.Group("/" + string(p))
+		g.POST("/installed", s.installed(p))
+		g.POST("/uninstalled", s.uninstalled(p))
+		g.POST("/enabled", s.stateChanged(p, secrets.StateEnabled))
+		g.POST("/disabled", s.stateChanged(p, secrets.StateDisabled))
+		g.GET("/admin", s.modulePage(p, kindAdmin))
+	}
+	e.GET("/jira/panel", s.modulePage(secrets.ProductJira, kindIssuePanel))
+	e.GET("/confluence/macro", s.modulePage(secrets.ProductConfluence, kindMacro))
+
+	// Middleware is attached per route rather than with Group.Use, which
+	// would register catch-all routes and turn 405s into 404s.
+	api := e.Group("/api")
+	auth := []echo.MiddlewareFunc{s.requireSession, noStore}
+	api.POST("/session/refresh", s.refreshSession, auth...)
+	api.GET("/secrets", s.listSecrets, auth...)
+	api.POST("/secrets", s.createSecret, auth...)
+	api.POST("/secrets/:id/unlock", s.unlockSecret, auth...)
+	api.PUT("/secrets/:id", s.updateSecret, auth...)
+	api.PUT("/secrets/:id/password", s.changePassword, auth...)
+	api.DELETE("/secrets/:id", s.deleteSecret, auth...)
+	api.POST("/secrets/:id/lock", s.lockSecret, auth...)
+
+	if s.cfg.Dev && s.sandbox != nil {
+		s.sandbox.Mount(e)
+	}
+	return e
+}
+
+func (s *Server) descriptor(body []byte) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		return c.JSONBlob(http.StatusOK, body)
+	}
+}
+
+// assets serves the embedded browser app. Its URLs carry a content hash, so
+// responses are cacheable forever.
+func (s *Server) assets() echo.HandlerFunc {
+	files := http.StripPrefix("/static/"+static.Version+"/", http.FileServerFS(static.FS()))
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
