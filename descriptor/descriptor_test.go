@@ -64,11 +64,11 @@ type connectDescriptor struct {
 	APIMigrations map[string]bool   `json:"apiMigrations"`
 	Scopes        []string          `json:"scopes"`
 	Modules       map[string][]struct {
-		Key     string `json:"key"`
-		Name    struct{ Value string } `json:"name"`
+		Key     string                  `json:"key"`
+		Name    struct{ Value string }  `json:"name"`
 		Tooltip *struct{ Value string } `json:"tooltip"`
-		Icon    *struct{ URL string } `json:"icon"`
-		URL     string `json:"url"`
+		Icon    *struct{ URL string }   `json:"icon"`
+		URL     string                  `json:"url"`
 		Target  *struct {
 			Type string `json:"type"`
 			URL  string `json:"url"`

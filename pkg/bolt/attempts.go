@@ -33,6 +33,12 @@ func attemptsOf(tb *bbolt.Bucket, k *seal.TenantKey, secretID, accountID string)
 	if v == nil {
 		return attempts{}, nil
 	}
+	return decodeAttempts(v)
+}
+
+// decodeAttempts reads a stored attempts value: failures and the lock time,
+// 8 bytes each, big-endian.
+func decodeAttempts(v []byte) (attempts, error) {
 	if len(v) != 16 {
 		return attempts{}, errors.New("bolt: malformed attempts record")
 	}

@@ -59,6 +59,7 @@ type secretRecord struct {
 	UpdatedAt      time.Time      `json:"ua"`
 	UpdatedBy      string         `json:"ub"`
 	ExpiresAt      time.Time      `json:"xa,omitzero"`
+	Location       string         `json:"l,omitempty"` // container label for admins
 	LastUnlockedAt time.Time      `json:"lu,omitzero"`
 	KDF            seal.KDFParams `json:"kdf"`
 	WrappedDEK     []byte         `json:"dek"` // DEK sealed by the password key
@@ -167,7 +168,10 @@ func (s *SecretService) CreateSecret(ctx context.Context, a secrets.Actor, in se
 	rec := &secretRecord{
 		ID: id, Container: string(a.Container), Title: in.Title, Version: 1,
 		CreatedAt: now, CreatedBy: a.AccountID, UpdatedAt: now, UpdatedBy: a.AccountID,
-		ExpiresAt: in.ExpiresAt.UTC(), KDF: params, WrappedDEK: wrapped,
+		ExpiresAt: in.ExpiresAt.UTC(), Location: a.Location, KDF: params, WrappedDEK: wrapped,
+	}
+	if rec.ExpiresAt.IsZero() && policy.DefaultExpiry > 0 {
+		rec.ExpiresAt = now.Add(policy.DefaultExpiry).UTC()
 	}
 	err = s.db.db.Update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
@@ -187,7 +191,7 @@ func (s *SecretService) CreateSecret(ctx context.Context, a secrets.Actor, in se
 		if err := idx.Put([]byte(id), nil); err != nil {
 			return err
 		}
-		return s.db.audit(tx, tb, a.ClientKey, secrets.AuditEvent{Time: now, Type: secrets.EventCreated, AccountID: a.AccountID, SecretID: id, Container: a.Container})
+		return s.db.audit(tx, tb, a.ClientKey, auditEvent(now, secrets.EventCreated, a, id))
 	})
 	if err != nil {
 		return nil, err
@@ -294,7 +298,7 @@ func (s *SecretService) UnlockSecret(ctx context.Context, a secrets.Actor, id, p
 		if err := s.db.putSecretRecord(tx, tb, a.ClientKey, cur); err != nil {
 			return err
 		}
-		return s.db.audit(tx, tb, a.ClientKey, secrets.AuditEvent{Time: now, Type: secrets.EventUnlocked, AccountID: a.AccountID, SecretID: id, Container: a.Container})
+		return s.db.audit(tx, tb, a.ClientKey, auditEvent(now, secrets.EventUnlocked, a, id))
 	})
 	if err != nil {
 		return nil, err
@@ -350,7 +354,7 @@ func (s *SecretService) UpdateSecret(ctx context.Context, a secrets.Actor, id, u
 		if err := s.db.putSecretRecord(tx, tb, a.ClientKey, rec); err != nil {
 			return err
 		}
-		return s.db.audit(tx, tb, a.ClientKey, secrets.AuditEvent{Time: now, Type: secrets.EventEdited, AccountID: a.AccountID, SecretID: id, Container: a.Container})
+		return s.db.audit(tx, tb, a.ClientKey, auditEvent(now, secrets.EventEdited, a, id))
 	})
 	if err != nil {
 		return nil, err
@@ -400,7 +404,7 @@ func (s *SecretService) ChangePassword(ctx context.Context, a secrets.Actor, id,
 		if err := s.db.putSecretRecord(tx, tb, a.ClientKey, rec); err != nil {
 			return err
 		}
-		return s.db.audit(tx, tb, a.ClientKey, secrets.AuditEvent{Time: now, Type: secrets.EventPasswordChanged, AccountID: a.AccountID, SecretID: id, Container: a.Container})
+		return s.db.audit(tx, tb, a.ClientKey, auditEvent(now, secrets.EventPasswordChanged, a, id))
 	})
 	if err != nil {
 		return err
@@ -433,7 +437,7 @@ func (s *SecretService) DeleteSecret(ctx context.Context, a secrets.Actor, id, u
 		if err := deleteSecret(tb, k, rec); err != nil {
 			return err
 		}
-		return s.db.audit(tx, tb, a.ClientKey, secrets.AuditEvent{Time: now, Type: secrets.EventDeleted, AccountID: a.AccountID, SecretID: id, Container: a.Container})
+		return s.db.audit(tx, tb, a.ClientKey, auditEvent(now, secrets.EventDeleted, a, id))
 	})
 	if err != nil {
 		return err
@@ -485,7 +489,7 @@ func (s *SecretService) LockSecret(ctx context.Context, a secrets.Actor, id, unl
 		if err != nil {
 			return err
 		}
-		return s.db.audit(tx, tb, a.ClientKey, secrets.AuditEvent{Time: now, Type: secrets.EventLocked, AccountID: a.AccountID, SecretID: id, Container: a.Container})
+		return s.db.audit(tx, tb, a.ClientKey, auditEvent(now, secrets.EventLocked, a, id))
 	})
 }
 
@@ -572,7 +576,7 @@ func (s *SecretService) failedUnlock(a secrets.Actor, id string, policy secrets.
 		if err != nil {
 			return err
 		}
-		ev := secrets.AuditEvent{Time: now, Type: secrets.EventUnlockFailed, AccountID: a.AccountID, SecretID: id, Container: a.Container}
+		ev := auditEvent(now, secrets.EventUnlockFailed, a, id)
 		if err := s.db.audit(tx, tb, a.ClientKey, ev); err != nil {
 			return err
 		}
@@ -695,6 +699,11 @@ func openBody(dek, body []byte, clientKey, id string, version int) (string, erro
 		return "", secrets.Internal(fmt.Errorf("bolt: open body of secret %s: %w", id, err))
 	}
 	return string(plain), nil
+}
+
+// auditEvent is an event by the actor on a secret.
+func auditEvent(now time.Time, typ secrets.EventType, a secrets.Actor, id string) secrets.AuditEvent {
+	return secrets.AuditEvent{Time: now, Type: typ, AccountID: a.AccountID, SecretID: id, Container: a.Container, Location: a.Location}
 }
 
 func isExpired(rec *secretRecord, now time.Time) bool {

@@ -59,6 +59,10 @@ type SessionClaims struct {
 	// "jira:issue:10001", "confluence:page:1:m", or "admin".
 	Container string `json:"ctr"`
 
+	// Label is a human name of the container (an issue key, a page), shown
+	// to admins. It is display data only, never used for access decisions.
+	Label string `json:"lbl,omitempty"`
+
 	// Origin is the Unix time the module page was loaded; refreshes are
 	// capped relative to it, so an open tab cannot keep a session forever.
 	Origin int64 `json:"org"`
@@ -231,6 +235,7 @@ func (s *Sessions) Refresh(token string) (string, time.Time, error) {
 		Tenant:           c.Tenant,
 		Product:          c.Product,
 		Container:        c.Container,
+		Label:            c.Label,
 		Origin:           c.Origin,
 	})
 }

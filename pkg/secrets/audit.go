@@ -27,4 +27,5 @@ type AuditEvent struct {
 	AccountID string    `json:"accountId,omitempty"` // who; empty for the system
 	SecretID  string    `json:"secretId,omitempty"`
 	Container Container `json:"container,omitempty"`
+	Location  string    `json:"location,omitempty"` // human label of the container
 }

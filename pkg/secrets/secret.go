@@ -21,6 +21,7 @@ type Actor struct {
 	ClientKey string    // tenant
 	AccountID string    // Atlassian account id of the user
 	Container Container // issue or macro the session was opened for
+	Location  string    // human label of the container (issue key, page), for admins
 }
 
 // Secret is a secret's metadata: what anyone who can see the container may see.
@@ -68,6 +69,7 @@ type Policy struct {
 	LockoutBase      time.Duration // first lockout; doubles with each further failure
 	LockoutMax       time.Duration // cap on a lockout
 	UnlockTTL        time.Duration // lifetime of an unlock token
+	DefaultExpiry    time.Duration // new secrets expire after this; 0: never
 }
 
 // DefaultPolicy is the policy of a site that has not set its own.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -68,6 +69,7 @@ type harness struct {
 	secretSvc *bolt.SecretService
 	now       time.Time
 	client    *http.Client
+	host      *fakeHost
 }
 
 func newHarness(t testing.TB) *harness {
@@ -110,6 +112,8 @@ func newHarness(t testing.TB) *harness {
 	h.installs = bolt.NewInstallationService(h.db)
 	h.secretSvc = bolt.NewSecretService(h.db, kdf, secrets.DefaultPolicy())
 
+	h.host = newFakeHost(t)
+
 	var handler http.Handler
 	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handler.ServeHTTP(w, r)
@@ -124,6 +128,8 @@ func newHarness(t testing.TB) *harness {
 	}, server.Deps{
 		Installations: h.installs,
 		Secrets:       h.secretSvc,
+		Admin:         bolt.NewAdminService(h.secretSvc),
+		Admins:        &connect.AdminChecker{Client: h.host.client()},
 		InstallKeys:   connect.NewInstallKeys(h.keys.URL, nil),
 		SessionKey:    bytes.Repeat([]byte{7}, 32),
 		Logger:        zerolog.Nop(),
@@ -154,13 +160,16 @@ func confluenceTenant(name string) tenant {
 		product: secrets.ProductConfluence, baseURL: "https://" + name + ".atlassian.net/wiki"}
 }
 
-func (tn tenant) payload(event string) map[string]any {
-	key := jiraKey
+func (tn tenant) appKey() string {
 	if tn.product == secrets.ProductConfluence {
-		key = confluenceKey
+		return confluenceKey
 	}
+	return jiraKey
+}
+
+func (tn tenant) payload(event string) map[string]any {
 	p := map[string]any{
-		"key": key, "clientKey": tn.clientKey, "baseUrl": tn.baseURL, "displayUrl": tn.baseURL,
+		"key": tn.appKey(), "clientKey": tn.clientKey, "baseUrl": tn.baseURL, "displayUrl": tn.baseURL,
 		"productType": string(tn.product), "description": "test site", "eventType": event,
 		"serverVersion": "1", "pluginsVersion": "1.0", "oauthClientId": "oauth-1",
 	}
@@ -243,6 +252,8 @@ func (h *harness) install(tn tenant) {
 	if res.StatusCode != http.StatusNoContent {
 		h.t.Fatalf("install %s: %d %s", tn.clientKey, res.StatusCode, readBody(res))
 	}
+	u, _ := url.Parse(tn.baseURL)
+	h.host.trust(u.Host, tn.secret)
 }
 
 func (h *harness) do(req *http.Request) *http.Response {

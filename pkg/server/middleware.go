@@ -115,7 +115,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if ctr != secrets.AdminContainer && string(ctr.Product()) != claims.Product {
 			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
 		}
-		c.Set(actorKey, secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr})
+		c.Set(actorKey, secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label})
 		c.Set(sessionClaimsKey, claims)
 		return next(c)
 	}

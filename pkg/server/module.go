@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/connect-secrets/secrets/pkg/connect"
 	"github.com/connect-secrets/secrets/pkg/secrets"
@@ -42,8 +43,9 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		label = truncateLabel(label)
 		token, _, err := s.sessions.Mint(connect.SessionClaims{
-			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr),
+			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr), Label: label,
 			RegisteredClaims: jwtSubject(claims.Subject),
 		})
 		if err != nil {
@@ -80,6 +82,20 @@ func moduleContainer(kind string, q url.Values) (secrets.Container, string, erro
 		return ctr, "Page " + q.Get("pageId"), err
 	}
 	return secrets.AdminContainer, "Administration", nil
+}
+
+// maxLabel bounds a container label: it rides in every session token.
+const maxLabel = 100
+
+func truncateLabel(s string) string {
+	if len(s) <= maxLabel {
+		return s
+	}
+	s = s[:maxLabel]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // allJS is the all.js a tenant's pages load: Atlassian's, or the sandbox's

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type Config struct {
 type Deps struct {
 	Installations secrets.InstallationService
 	Secrets       secrets.SecretService
+	Admin         secrets.AdminService
+	Admins        AdminChecker         // asks hosts who is a site admin
 	InstallKeys   *connect.InstallKeys // fetches Atlassian's signed-install keys
 	SessionKey    []byte               // signs our session tokens; ≥ 32 bytes, never the host's secret
 	Logger        zerolog.Logger
@@ -58,6 +61,8 @@ type Server struct {
 	e           *echo.Echo
 	installs    secrets.InstallationService
 	secrets     secrets.SecretService
+	admin       secrets.AdminService
+	admins      AdminChecker
 	host        *connect.HostVerifier
 	install     *connect.InstallVerifier
 	sessions    *connect.Sessions
@@ -73,8 +78,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("server: base URL %q is not absolute", cfg.BaseURL)
 	}
-	if deps.Installations == nil || deps.Secrets == nil || deps.InstallKeys == nil {
-		return nil, errors.New("server: installations, secrets and install keys are required")
+	if deps.Installations == nil || deps.Secrets == nil || deps.Admin == nil || deps.Admins == nil || deps.InstallKeys == nil {
+		return nil, errors.New("server: installations, secrets, admin, admin checker and install keys are required")
 	}
 	if len(deps.SessionKey) < 32 {
 		return nil, errors.New("server: the session key must be at least 32 bytes")
@@ -96,6 +101,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		basePath: basePath,
 		installs: deps.Installations,
 		secrets:  deps.Secrets,
+		admin:    deps.Admin,
+		admins:   deps.Admins,
 		host: &connect.HostVerifier{
 			Secret: func(ctx context.Context, clientKey string) ([]byte, error) {
 				return tenantSecret(ctx, deps.Installations, clientKey)
@@ -161,6 +168,15 @@ func (s *Server) routes() *echo.Echo {
 	api.PUT("/secrets/:id/password", s.changePassword, auth...)
 	api.DELETE("/secrets/:id", s.deleteSecret, auth...)
 	api.POST("/secrets/:id/lock", s.lockSecret, auth...)
+
+	admin := slices.Concat(auth, []echo.MiddlewareFunc{s.requireAdmin})
+	api.GET("/admin/secrets", s.adminListSecrets, admin...)
+	api.DELETE("/admin/secrets/:id", s.adminDeleteSecret, admin...)
+	api.POST("/admin/secrets/:id/reset-lockout", s.adminResetLockout, admin...)
+	api.GET("/admin/policy", s.adminGetPolicy, admin...)
+	api.PUT("/admin/policy", s.adminSetPolicy, admin...)
+	api.GET("/admin/audit", s.adminAudit, admin...)
+	api.GET("/admin/audit.csv", s.adminAuditCSV, admin...)
 
 	if s.cfg.Dev && s.sandbox != nil {
 		s.sandbox.Mount(e)

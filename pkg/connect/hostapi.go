@@ -1,0 +1,182 @@
+package connect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrHostUnavailable means the host's REST API could not answer; callers
+// answer 503 rather than guess.
+var ErrHostUnavailable = errors.New("connect: host API unavailable")
+
+// Host is what the app needs to call one installation's REST API as itself.
+type Host struct {
+	ClientKey    string
+	Product      string // ProductJira or ProductConfluence
+	BaseURL      string // the site's baseUrl from the signed install, e.g. https://acme.atlassian.net/wiki
+	AppKey       string // our descriptor key: the iss of our tokens
+	SharedSecret []byte
+}
+
+// AdminChecker asks hosts whether an account is a site admin, and remembers
+// the answer briefly. UI conditions such as user_is_admin only hide things;
+// the server must ask.
+//
+// An AdminChecker is safe for concurrent use.
+type AdminChecker struct {
+	// Client makes the calls; nil means a client with a 10 s timeout. It
+	// must not follow redirects (a host never redirects these calls, and a
+	// redirect would carry our token elsewhere).
+	Client *http.Client
+	// TTL is how long an answer is remembered; 0 means 60 s.
+	TTL time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]adminAnswer
+}
+
+type adminAnswer struct {
+	admin   bool
+	expires time.Time
+}
+
+const maxAdminCache = 10_000
+
+// IsAdmin reports whether accountID administers the site of h: Jira's
+// ADMINISTER global permission, or Confluence's administer operation on the
+// application. Errors wrap ErrHostUnavailable.
+func (a *AdminChecker) IsAdmin(ctx context.Context, h Host, accountID string) (bool, error) {
+	now := clock(a.Now)()
+	key := h.ClientKey + "\x00" + accountID
+	a.mu.Lock()
+	if ans, ok := a.cache[key]; ok && now.Before(ans.expires) {
+		a.mu.Unlock()
+		return ans.admin, nil
+	}
+	a.mu.Unlock()
+
+	var admin bool
+	var err error
+	switch h.Product {
+	case ProductJira:
+		admin, err = a.jiraAdmin(ctx, h, accountID, now)
+	case ProductConfluence:
+		admin, err = a.confluenceAdmin(ctx, h, accountID, now)
+	default:
+		return false, fmt.Errorf("connect: unknown product %q", h.Product)
+	}
+	if err != nil {
+		return false, err
+	}
+	ttl := a.TTL
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cache == nil || len(a.cache) >= maxAdminCache {
+		// Dropping everything is crude but bounded, and answers are cheap
+		// to ask again.
+		a.cache = map[string]adminAnswer{}
+	}
+	a.cache[key] = adminAnswer{admin: admin, expires: now.Add(ttl)}
+	return admin, nil
+}
+
+func (a *AdminChecker) jiraAdmin(ctx context.Context, h Host, accountID string, now time.Time) (bool, error) {
+	body, _ := json.Marshal(map[string]any{"accountId": accountID, "globalPermissions": []string{"ADMINISTER"}})
+	var res struct {
+		GlobalPermissions []string `json:"globalPermissions"`
+	}
+	if _, err := a.call(ctx, h, http.MethodPost, "/rest/api/3/permissions/check", nil, body, now, &res); err != nil {
+		return false, err
+	}
+	for _, p := range res.GlobalPermissions {
+		if p == "ADMINISTER" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (a *AdminChecker) confluenceAdmin(ctx context.Context, h Host, accountID string, now time.Time) (bool, error) {
+	q := url.Values{"accountId": {accountID}, "expand": {"operations"}}
+	var res struct {
+		Operations []struct {
+			Operation  string `json:"operation"`
+			TargetType string `json:"targetType"`
+		} `json:"operations"`
+	}
+	status, err := a.call(ctx, h, http.MethodGet, "/rest/api/user", q, nil, now, &res)
+	if status == http.StatusNotFound {
+		return false, nil // no such user: certainly not an admin
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, op := range res.Operations {
+		if op.Operation == "administer" && op.TargetType == "application" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// call makes one signed REST call to the host and decodes its JSON answer.
+func (a *AdminChecker) call(ctx context.Context, h Host, method, path string, q url.Values, body []byte, now time.Time, out any) (int, error) {
+	base, err := url.Parse(strings.TrimSuffix(h.BaseURL, "/"))
+	if err != nil || base.Host == "" {
+		return 0, fmt.Errorf("%w: bad base URL", ErrHostUnavailable)
+	}
+	u := *base
+	u.Path = base.Path + path
+	u.RawPath = ""
+	u.RawQuery = q.Encode()
+	auth, err := SignHostRequest(h.AppKey, h.SharedSecret, method, &u, base.EscapedPath(), now)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := a.client().Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %s: %w", ErrHostUnavailable, method, path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		return res.StatusCode, fmt.Errorf("%w: %s %s answered %d", ErrHostUnavailable, method, path, res.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(out); err != nil {
+		return res.StatusCode, fmt.Errorf("%w: %s %s: undecodable answer", ErrHostUnavailable, method, path)
+	}
+	return res.StatusCode, nil
+}
+
+func (a *AdminChecker) client() *http.Client {
+	if a.Client != nil {
+		return a.Client
+	}
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
