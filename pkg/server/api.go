@@ -120,6 +120,7 @@ func (s *Server) unlockSecret(c echo.Context) error {
 		return err
 	}
 	u, err := s.secrets.UnlockSecret(c.Request().Context(), actor(c), c.Param("id"), pw)
+	s.metrics.unlockOutcome(err)
 	if err != nil {
 		return err
 	}

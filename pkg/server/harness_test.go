@@ -72,7 +72,8 @@ type harness struct {
 	host      *fakeHost
 }
 
-func newHarness(t testing.TB) *harness {
+// newHarness starts the server; opts adjust its dependencies.
+func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 	t.Helper()
 	priv, _ := rsaKeys(t)
 	h := &harness{t: t, client: &http.Client{Timeout: 30 * time.Second}}
@@ -119,13 +120,7 @@ func newHarness(t testing.TB) *harness {
 		handler.ServeHTTP(w, r)
 	}))
 	h.baseURL = "http://" + h.srv.Listener.Addr().String()
-	s, err := server.New(server.Config{
-		BaseURL:       h.baseURL,
-		AllowedHosts:  []string{"*.atlassian.net"},
-		JiraKey:       jiraKey,
-		ConfluenceKey: confluenceKey,
-		VendorName:    "Test", VendorURL: "https://example.com",
-	}, server.Deps{
+	deps := server.Deps{
 		Installations: h.installs,
 		Secrets:       h.secretSvc,
 		Admin:         bolt.NewAdminService(h.secretSvc),
@@ -133,7 +128,17 @@ func newHarness(t testing.TB) *harness {
 		InstallKeys:   connect.NewInstallKeys(h.keys.URL, nil),
 		SessionKey:    bytes.Repeat([]byte{7}, 32),
 		Logger:        zerolog.Nop(),
-	})
+	}
+	for _, o := range opts {
+		o(h, &deps)
+	}
+	s, err := server.New(server.Config{
+		BaseURL:       h.baseURL,
+		AllowedHosts:  []string{"*.atlassian.net"},
+		JiraKey:       jiraKey,
+		ConfluenceKey: confluenceKey,
+		VendorName:    "Test", VendorURL: "https://example.com",
+	}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,11 +18,13 @@ type OpsDeps struct {
 	// Backup writes a consistent copy of the database.
 	// size, when called, is the backup's exact length before it is written.
 	Backup func(w io.Writer, size func(int64)) (int64, error)
-	Logger zerolog.Logger
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	Logger  zerolog.Logger
 }
 
 // OpsHandler serves the operations listener: /healthz (the process is up),
-// /readyz (it can serve), /backup (a consistent hot copy of the database).
+// /readyz (it can serve), /metrics (Prometheus), /backup (a consistent hot copy of the database).
 // It must only ever listen on a private address.
 func OpsHandler(d OpsDeps) http.Handler {
 	mux := http.NewServeMux()
@@ -41,6 +43,9 @@ func OpsHandler(d OpsDeps) http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
+	}
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", `attachment; filename="secrets.db"`)

@@ -49,6 +49,8 @@ type Deps struct {
 	SessionKey    []byte               // signs our session tokens; ≥ 32 bytes, never the host's secret
 	Logger        zerolog.Logger
 	Now           func() time.Time // nil: time.Now
+	// Metrics, when set, counts requests and unlock outcomes.
+	Metrics *Metrics
 	// Sandbox, in dev mode only, mounts the local stand-in for Jira and
 	// Confluence under /dev/.
 	Sandbox interface{ Mount(*echo.Echo) }
@@ -68,6 +70,7 @@ type Server struct {
 	sessions    *connect.Sessions
 	descriptors *descriptor.Descriptors
 	sandbox     interface{ Mount(*echo.Echo) }
+	metrics     *Metrics
 	log         zerolog.Logger
 	now         func() time.Time
 }
@@ -119,6 +122,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sessions:    &connect.Sessions{Key: deps.SessionKey, Now: now},
 		descriptors: descs,
 		sandbox:     deps.Sandbox,
+		metrics:     deps.Metrics,
 		log:         deps.Logger,
 		now:         now,
 	}
@@ -135,7 +139,11 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	// The real client address is the proxy's business; we log the peer.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(s.requestLog, s.recoverPanic, securityHeaders)
+	e.Use(s.requestLog)
+	if s.metrics != nil {
+		e.Use(s.metrics.observe)
+	}
+	e.Use(s.recoverPanic, securityHeaders)
 
 	e.GET("/jira/atlassian-connect.json", s.descriptor(s.descriptors.Jira))
 	e.GET("/confluence/atlassian-connect.json", s.descriptor(s.descriptors.Confluence))
