@@ -188,10 +188,11 @@ func (s *Server) refreshSession(c echo.Context) error {
 	if claims == nil {
 		return secrets.Errorf(secrets.CodeUnauthorized, "A session token is required.")
 	}
-	if _, err := s.installs.FindInstallation(c.Request().Context(), claims.Tenant); err != nil {
-		return secrets.Errorf(secrets.CodeUnauthorized, "This app is not active on your site.")
+	// An uninstalled or disabled site's sessions end now, not at expiry.
+	if _, err := s.activeInstallation(c.Request().Context(), claims.Tenant, secrets.Product(claims.Product)); err != nil {
+		return err
 	}
-	token, exp, err := s.sessions.Refresh(c.Request().Header.Get(echo.HeaderAuthorization)[len("JWT "):])
+	token, exp, err := s.sessions.Refresh(c.Get(sessionTokenKey).(string))
 	if err != nil {
 		return secrets.Errorf(secrets.CodeUnauthorized, "Your session expired. Reload the page.")
 	}

@@ -117,11 +117,16 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(actorKey, secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label})
 		c.Set(sessionClaimsKey, claims)
+		c.Set(sessionTokenKey, token)
 		return next(c)
 	}
 }
 
-const sessionClaimsKey = "session"
+// Context keys of the verified session's claims and its raw token.
+const (
+	sessionClaimsKey = "session"
+	sessionTokenKey  = "session-token"
+)
 
 func actor(c echo.Context) secrets.Actor {
 	a, _ := c.Get(actorKey).(secrets.Actor)

@@ -1,0 +1,34 @@
+// Package sandbox is the local stand-in for a Jira Cloud site and a
+// Confluence Cloud site that secretsd serves under /dev/ in development mode
+// (design §7), so that anyone can try every flow with `make run` and a
+// browser, and browser tests have something real to drive.
+//
+// DEVELOPMENT ONLY. The sandbox holds the shared secrets of its two dev
+// tenants and hands out host-signed tokens for any of its users to whoever
+// asks (?as=admin): by design it is an authentication bypass for those two
+// tenants. secretsd mounts it only with --dev, which is off unless asked for
+// or the base URL is on localhost; outside dev mode none of it is reachable.
+// It never knows, and so can never sign for, any real tenant.
+//
+// It behaves like a real host wherever the app can tell the difference:
+//
+//   - InstallTenants installs the dev tenants through the app's real
+//     installed lifecycle routes, with an RS256 signed-install token whose
+//     public key the sandbox publishes under /dev/install-keys/<kid> (the
+//     --install-keys-url of dev mode);
+//   - the issue, page and admin pages frame the app's real module URLs,
+//     signed as a host signs them: HS256 with the tenant's shared secret, a
+//     qsh computed over the full URL, and the host's own query parameters
+//     (xdm_e, xdm_c, cp, lic, loc, tz);
+//   - /dev/all.js stands in for Atlassian's all.js inside the app iframe and
+//     /dev/host.js for the host page's side of the bridge (resize, context
+//     tokens, the current user, flags, host REST calls);
+//   - the host REST endpoints the app calls server to server (the admin
+//     checks) verify the app's JWT exactly as a host would, and refuse
+//     anything else with 401.
+//
+// The app and the sandbox share one origin, which real hosts never do; the
+// bridge nevertheless talks only through postMessage with both sides
+// checking origin and source, so an app that works here does not depend on
+// it.
+package sandbox
