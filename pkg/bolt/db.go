@@ -13,6 +13,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/seal"
@@ -30,13 +32,29 @@ import (
 // DB is the open database with the master keyring that unlocks it.
 type DB struct {
 	db      *bbolt.DB
-	keyring *seal.Keyring
+	keyring atomic.Pointer[seal.Keyring] // swapped by RewrapTenantKeys
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
 	mu         sync.RWMutex
-	tenantKeys map[string]*seal.TenantKey // unwrapped tenant keys, by client key
+	tenantKeys map[string]cachedTenantKey // unwrapped tenant keys, by client key
+}
+
+// cachedTenantKey is an unwrapped tenant key with the wrapped bytes it came
+// from. A cache entry is used only while the stored bytes are the same, so a
+// purged and re-installed tenant (a new key) can never be served a stale one,
+// whatever the order of transactions.
+type cachedTenantKey struct {
+	wrapped []byte
+	key     *seal.TenantKey
+}
+
+// newDB wraps an open bbolt handle.
+func newDB(b *bbolt.DB, keyring *seal.Keyring) *DB {
+	db := &DB{db: b, Now: time.Now, tenantKeys: map[string]cachedTenantKey{}}
+	db.keyring.Store(keyring)
+	return db
 }
 
 // Open opens (creating if needed) the database at path, with 0600
@@ -60,7 +78,7 @@ func Open(path string, keyring *seal.Keyring) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("bolt: create buckets: %w", err)
 	}
-	return &DB{db: b, keyring: keyring, Now: time.Now, tenantKeys: map[string]*seal.TenantKey{}}, nil
+	return newDB(b, keyring), nil
 }
 
 // Close closes the database file. Pending transactions finish first.
@@ -111,16 +129,10 @@ func tenantBucket(tx *bbolt.Tx, clientKey string) (*bbolt.Bucket, error) {
 	return b, nil
 }
 
-// tenantKey returns the unwrapped key of a tenant, from the cache or by
-// unwrapping the stored one. Tenant keys never change (master-key rotation
-// re-wraps the same key), so the cache needs no invalidation except on purge.
+// tenantKey returns the unwrapped key of a tenant, from the cache when the
+// stored wrapped key is the one the cache entry came from, or by unwrapping
+// it. Unwrapping is the only master-key operation on the request path.
 func (db *DB) tenantKey(tx *bbolt.Tx, clientKey string) (*seal.TenantKey, error) {
-	db.mu.RLock()
-	k := db.tenantKeys[clientKey]
-	db.mu.RUnlock()
-	if k != nil {
-		return k, nil
-	}
 	b, err := tenantBucket(tx, clientKey)
 	if err != nil {
 		return nil, err
@@ -129,17 +141,23 @@ func (db *DB) tenantKey(tx *bbolt.Tx, clientKey string) (*seal.TenantKey, error)
 	if wrapped == nil {
 		return nil, secrets.Internal(fmt.Errorf("bolt: tenant %q has no key", clientKey))
 	}
-	raw, err := db.keyring.Open(wrapped, tenantKeyAD(clientKey))
+	db.mu.RLock()
+	c, ok := db.tenantKeys[clientKey]
+	db.mu.RUnlock()
+	if ok && bytes.Equal(c.wrapped, wrapped) {
+		return c.key, nil
+	}
+	raw, err := db.keyring.Load().Open(wrapped, tenantKeyAD(clientKey))
 	if err != nil {
 		return nil, secrets.Internal(fmt.Errorf("bolt: unwrap tenant key: %w", err))
 	}
 	defer clear(raw)
-	k, err = seal.NewTenantKey(raw)
+	k, err := seal.NewTenantKey(raw)
 	if err != nil {
 		return nil, secrets.Internal(err)
 	}
 	db.mu.Lock()
-	db.tenantKeys[clientKey] = k
+	db.tenantKeys[clientKey] = cachedTenantKey{wrapped: bytes.Clone(wrapped), key: k}
 	db.mu.Unlock()
 	return k, nil
 }

@@ -127,7 +127,7 @@ func (db *DB) createTenant(tx *bbolt.Tx, clientKey string) (*bbolt.Bucket, error
 			return nil, err
 		}
 		defer clear(raw)
-		wrapped, err := db.keyring.Seal(raw, tenantKeyAD(clientKey))
+		wrapped, err := db.keyring.Load().Seal(raw, tenantKeyAD(clientKey))
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/seal"
+)
+
+func runBackup(ctx context.Context, c *cli, args []string) error {
+	flags := c.flagSet("backup", `--out FILE [--force] [--ops-addr ADDR | --offline --data FILE]
+
+Copies the database to FILE. By default it asks the running secretsd for a
+consistent hot copy (GET /backup on its operations listener). With --offline
+it reads --data directly, for when secretsd is stopped.
+
+The copy goes to FILE.tmp (mode 0600) and is checked (the byte count the
+server announced, then bbolt's page check) before it is renamed to FILE, so
+FILE is either a whole backup or absent. Records in the copy are sealed, but
+the copy is as sensitive as the database, and opening it takes the master
+keyring in use when it was taken.`)
+	out := flags.String("out", "", "backup file to create (required)")
+	force := flags.Bool("force", false, "replace --out (and a stale --out.tmp) if it exists")
+	offline := flags.Bool("offline", false, "read --data directly instead of asking secretsd, which must be stopped")
+	opsAddr := flags.String("ops-addr", c.env("SECRETS_OPS_ADDR", "127.0.0.1:9090"), "secretsd's operations listener, host:port or http URL ($SECRETS_OPS_ADDR)")
+	data := flags.String("data", c.env("SECRETS_DATA", "./data/secrets.db"), "database file, with --offline ($SECRETS_DATA)")
+	if err := c.parse(flags, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	if err := refuseExisting(*out, *force); err != nil {
+		return err
+	}
+
+	source := *data
+	copyTo := func(w io.Writer) (int64, error) { return copyOffline(*data, w) }
+	if !*offline {
+		u, err := backupURL(*opsAddr)
+		if err != nil {
+			return usagef("--ops-addr: %v", err)
+		}
+		source = u
+		copyTo = func(w io.Writer) (int64, error) { return copyOnline(ctx, c.http, u, w) }
+	}
+
+	tmp := *out + ".tmp"
+	n, err := writeBackup(tmp, *force, copyTo)
+	if err != nil {
+		return err
+	}
+	tenants, err := checkBackup(ctx, tmp)
+	if err == nil {
+		err = publish(tmp, *out, *force)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	fmt.Fprintf(c.stdout, "backup of %s written to %s: %s (%d bytes), %s, page check passed\n",
+		printable(source), printable(*out), byteSize(n), n, plural(tenants, "tenant"))
+	fmt.Fprintf(c.stdout, "to check every record: secretsctl verify --data %s --master-key-file <the keyring secretsd uses now>\n", printable(*out))
+	return nil
+}
+
+// writeBackup creates tmp (mode 0600, never following or reusing a file
+// someone else made), fills it with copyTo and syncs it. On failure tmp is
+// removed.
+func writeBackup(tmp string, force bool, copyTo func(io.Writer) (int64, error)) (n int64, err error) {
+	if force {
+		// A stale FILE.tmp from an interrupted run.
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, err
+		}
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return 0, fmt.Errorf("%s exists: a backup is running, or one was interrupted (remove it, or pass --force)", tmp)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	n, err = copyTo(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// backupURL turns --ops-addr (host:port, or an http URL for a listener
+// behind a path) into the URL of the backup endpoint.
+func backupURL(addr string) (string, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return "", fmt.Errorf("%q is neither host:port nor an http URL", addr)
+	}
+	return u.JoinPath("backup").String(), nil
+}
+
+// copyOnline downloads a hot copy from secretsd. The ops handler announces
+// the copy's exact size before streaming it and, once streaming, can only
+// signal a failure by stopping short; so a response without a length, or
+// with fewer bytes than it announced, is refused.
+func copyOnline(ctx context.Context, client *http.Client, u string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ask secretsd for a backup (is it running? or use --offline): %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	want := resp.ContentLength
+	if want <= 0 {
+		return 0, fmt.Errorf("GET %s: the response has no length, so a whole copy cannot be told from a cut one", u)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("download cut short after %d of %d bytes: %w", n, want, err)
+	}
+	if n != want {
+		return n, fmt.Errorf("download incomplete: %d of %d bytes", n, want)
+	}
+	return n, nil
+}
+
+// copyOffline copies the database file of a stopped secretsd. The copy is
+// bbolt's consistent snapshot, not a byte copy of the file, and needs no
+// key: nothing is opened.
+func copyOffline(path string, w io.Writer) (int64, error) {
+	db, err := bolt.OpenReadOnly(path, new(seal.Keyring))
+	if errors.Is(err, bolt.ErrInUse) {
+		return 0, fmt.Errorf("%w; secretsd is running: back up online, without --offline", err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.Backup(w, nil)
+}
+
+// checkBackup opens the copy read-only, runs bbolt's page check and counts
+// the tenants. It needs no key.
+func checkBackup(ctx context.Context, path string) (int, error) {
+	db, err := bolt.OpenReadOnly(path, new(seal.Keyring))
+	if err != nil {
+		return 0, fmt.Errorf("the copy does not open: %w", err)
+	}
+	defer db.Close()
+	n, err := db.CheckStructure(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("the copy failed its check: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+func runRotateMasterKey(ctx context.Context, c *cli, args []string) error {
+	flags := c.flagSet("rotate-master-key", `--out NEWKEYFILE [--force] [--data FILE] [--master-key-file FILE]
+
+Adds a new master key to the keyring and re-wraps every tenant key with it,
+in one transaction. Only tenant keys are wrapped by the master key, so no
+record is re-encrypted. secretsd must be stopped.
+
+NEWKEYFILE (mode 0600) is written before the database is touched, and holds
+the old keys and the new one, so the database opens with it whether or not
+the re-wrap completes. Once the re-wrap has committed, the old keyring file
+no longer opens the database (only backups taken before): secretsd must be
+started with NEWKEYFILE.`)
+	st := c.storeFlags(flags)
+	out := flags.String("out", "", "new keyring file to write (required)")
+	force := flags.Bool("force", false, "replace --out if it exists")
+	if err := c.parse(flags, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	if err := refuseExisting(*out, *force); err != nil {
+		return err
+	}
+	oldPath := st.keyringPath()
+	kr, err := st.keyring()
+	if err != nil {
+		return err
+	}
+	db, err := st.openWritable(kr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// A wrong --master-key-file must not yield a new key file.
+	if _, err := checkKeyring(ctx, db, kr, oldPath); err != nil {
+		return err
+	}
+
+	rotated, err := kr.Rotate()
+	if err != nil {
+		return err
+	}
+	// The new keyring goes to disk first. It holds the old keys, so if the
+	// re-wrap below never commits nothing is lost; if the file were written
+	// after the commit instead, a crash in between would leave tenant keys
+	// wrapped by a key that existed only in this process's memory.
+	blob := rotated.Marshal()
+	err = writeFileAtomic(*out, blob, *force)
+	clear(blob)
+	if err != nil {
+		return fmt.Errorf("write the new keyring: %w (the database is unchanged)", err)
+	}
+	primary := rotated.PrimaryID()
+	fmt.Fprintf(c.stdout, "wrote %s: master keys %s, new primary key %d\n", printable(*out), idList(rotated.IDs()), primary)
+
+	n, err := db.RewrapTenantKeys(ctx, rotated)
+	if err != nil {
+		return fmt.Errorf("re-wrap tenant keys: %w; the database is unchanged and opens with %s as with %s", err, *out, oldPath)
+	}
+	inUse, err := db.MasterKeyIDsInUse(ctx)
+	if err != nil {
+		return err
+	}
+	if len(inUse) > 1 || (len(inUse) == 1 && inUse[primary] == 0) {
+		// RewrapTenantKeys is all or nothing; this would be a bug.
+		return fmt.Errorf("after the re-wrap, tenant keys are still wrapped by keys %s", idList(slices.Sorted(maps.Keys(inUse))))
+	}
+	fmt.Fprintf(c.stdout, "re-wrapped %s with key %d; every tenant key is now wrapped by key %d\n", plural(n, "tenant key"), primary, primary)
+
+	old := kr.IDs()
+	retire := fmt.Sprintf("secretsctl retire-master-key --data %s --master-key-file %s --id %d --out NEWER-KEYFILE",
+		printable(st.data), printable(*out), old[0])
+	if len(old) > 1 {
+		retire += fmt.Sprintf("\n     (once for each old key: %s)", idList(old))
+	}
+	fmt.Fprintf(c.stdout, `
+Next steps (%[1]s no longer opens this database):
+  1. Check the database with the new keyring:
+       secretsctl verify --data %[2]s --master-key-file %[3]s
+  2. Start secretsd with --master-key-file %[3]s (or SECRETS_MASTER_KEY_FILE).
+  3. Once it serves, at the next stop, retire the old key and start secretsd
+     with the file this writes:
+       %[4]s
+Backups taken before this rotation still need key %[5]s: keep %[1]s safe
+for as long as you keep them.
+`, printable(oldPath), printable(st.data), printable(*out), retire, idList(old))
+	return nil
+}
