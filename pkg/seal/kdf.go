@@ -100,9 +100,10 @@ var ErrBusy = errors.New("seal: key derivation is busy")
 //
 // A KDF is safe for concurrent use. Build one with NewKDF.
 type KDF struct {
-	defaults KDFParams
-	budget   int64 // bytes
-	sem      *semaphore.Weighted
+	defaults  KDFParams
+	budget    int64 // bytes
+	minWeight int64 // bytes every call weighs at least; caps concurrency
+	sem       *semaphore.Weighted
 
 	waiting   atomic.Int64
 	running   atomic.Int64
@@ -114,11 +115,27 @@ type KDF struct {
 	held func()
 }
 
+// KDFOption adjusts a KDF at construction.
+type KDFOption func(*KDF)
+
+// WithMaxConcurrent caps how many derivations run at once, whatever memory
+// is free. argon2 is CPU-bound and each call already runs Threads lanes in
+// parallel: running more calls than the CPUs can carry only makes each one
+// slower and starves every other request of CPU. n <= 0 means no cap beyond
+// memory.
+func WithMaxConcurrent(n int) KDFOption {
+	return func(k *KDF) {
+		if n > 0 {
+			k.minWeight = k.budget / int64(n)
+		}
+	}
+}
+
 // NewKDF returns a KDF that keeps argon2 memory within budgetBytes and hands
 // out defaults through NewParams. defaults must pass ValidateTemplate (any
 // salt in it is dropped), and budgetBytes must fit at least one derivation
 // with the defaults.
-func NewKDF(budgetBytes int64, defaults KDFParams) (*KDF, error) {
+func NewKDF(budgetBytes int64, defaults KDFParams, opts ...KDFOption) (*KDF, error) {
 	if err := defaults.ValidateTemplate(); err != nil {
 		return nil, err
 	}
@@ -126,11 +143,15 @@ func NewKDF(budgetBytes int64, defaults KDFParams) (*KDF, error) {
 		return nil, fmt.Errorf("seal: kdf budget of %d bytes is less than one derivation's %d bytes", budgetBytes, w)
 	}
 	defaults.Salt = nil // a shared salt would defeat its purpose
-	return &KDF{
+	k := &KDF{
 		defaults: defaults,
 		budget:   budgetBytes,
 		sem:      semaphore.NewWeighted(budgetBytes),
-	}, nil
+	}
+	for _, o := range opts {
+		o(k)
+	}
+	return k, nil
 }
 
 // memoryBytes is the weight of one derivation: its argon2 memory in bytes.
@@ -160,7 +181,9 @@ func (k *KDF) DeriveKey(ctx context.Context, password []byte, p KDFParams) (*Key
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	w := min(memoryBytes(p), k.budget)
+	// A call weighs its memory, at least the concurrency cap's share, and at
+	// most the whole budget.
+	w := min(max(memoryBytes(p), k.minWeight), k.budget)
 
 	start := time.Now()
 	k.waiting.Add(1)

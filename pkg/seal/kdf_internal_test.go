@@ -232,3 +232,37 @@ func TestMinKDFParamsIsTheFloor(t *testing.T) {
 		t.Errorf("MinKDFParams = %+v, Validate enforces m=%d, t=%d", MinKDFParams, minKDFMemory, minKDFTime)
 	}
 }
+
+// TestKDFMaxConcurrent: with memory for four derivations but a cap of one,
+// a second caller waits until the first is done.
+func TestKDFMaxConcurrent(t *testing.T) {
+	k, err := NewKDF(4*int64(MinKDFParams.Memory)*1024, MinKDFParams, WithMaxConcurrent(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	k.held = g.hold
+	p := mustNewParams(t, k)
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := k.DeriveKey(context.Background(), []byte("pw"), p)
+			done <- err
+		}()
+	}
+	<-g.entered // one derivation runs and holds its share
+	waitFor(func() bool { return k.Stats().Waiting == 1 })
+	if st := k.Stats(); st.Running != 1 {
+		t.Errorf("running %d, want 1", st.Running)
+	}
+	if k.sem.TryAcquire(1) {
+		t.Error("the cap left room for another derivation")
+	}
+	close(g.release)
+	<-g.entered // the second runs only now
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

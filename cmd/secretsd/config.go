@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connect-secrets/secrets/pkg/seal"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+)
+
+// Config is everything secretsd is told at start-up, from flags and their
+// environment equivalents (a flag wins over its variable). Every default runs
+// on a laptop.
+type Config struct {
+	Addr           string
+	OpsAddr        string
+	BaseURL        string
+	Data           string
+	MasterKeyFile  string
+	InstallKeysURL string
+	// InstallKeysURLSet is true when the operator chose InstallKeysURL; in
+	// dev mode the default is the sandbox's own key server instead.
+	InstallKeysURLSet bool
+	AllowedHosts      []string
+	Dev               bool
+	LogFormat         string // console or json
+	LogLevel          string
+	JiraKey           string
+	ConfluenceKey     string
+
+	KDFMemoryBudget int64 // bytes of argon2 memory in use at once
+	KDFConcurrency  int   // derivations running at once, whatever memory is free
+	KDF             seal.KDFParams
+	Policy          secrets.Policy
+	ShutdownTimeout time.Duration
+	// Retention is how long an uninstalled tenant's data is kept, so a
+	// re-install within it restores everything.
+	Retention time.Duration
+}
+
+// ParseConfig reads flags from args and variables through getenv, and
+// validates the result.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("secretsd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	str := func(p *string, name, envName, def, usage string) {
+		fs.StringVar(p, name, env(envName, def), usage+" ($"+envName+")")
+	}
+	str(&c.Addr, "addr", "SECRETS_ADDR", ":8080", "public listen address")
+	str(&c.OpsAddr, "ops-addr", "SECRETS_OPS_ADDR", "127.0.0.1:9090", "operations listen address (health, metrics, backup); keep it private")
+	str(&c.BaseURL, "base-url", "SECRETS_BASE_URL", "http://localhost:8080", "public base URL of the app, as hosts reach it")
+	str(&c.Data, "data", "SECRETS_DATA", "./data/secrets.db", "database file")
+	str(&c.MasterKeyFile, "master-key-file", "SECRETS_MASTER_KEY_FILE", "", "master keyring file (required outside dev mode; dev generates one next to the database)")
+	str(&c.InstallKeysURL, "install-keys-url", "SECRETS_INSTALL_KEYS_URL", "https://connect-install-keys.atlassian.com", "where Atlassian's signed-install public keys are fetched")
+	var hosts, dev, budget, unlockTTL, retention string
+	str(&hosts, "allowed-hosts", "SECRETS_ALLOWED_HOSTS", "*.atlassian.net", "comma-separated host patterns a site must match")
+	str(&dev, "dev", "SECRETS_DEV", "", "development mode with the local sandbox (default: on when the base URL is on localhost)")
+	str(&c.LogFormat, "log-format", "SECRETS_LOG_FORMAT", "", "console or json (default: console in dev, json otherwise)")
+	str(&c.LogLevel, "log-level", "SECRETS_LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&c.JiraKey, "jira-app-key", "SECRETS_JIRA_APP_KEY", "com.connect-secrets.jira", "app key of the Jira descriptor")
+	str(&c.ConfluenceKey, "confluence-app-key", "SECRETS_CONFLUENCE_APP_KEY", "com.connect-secrets.confluence", "app key of the Confluence descriptor")
+	str(&budget, "kdf-memory-budget", "SECRETS_KDF_MEMORY_BUDGET", "256MiB", "argon2 memory in use at once; more unlocks queue")
+	str(&unlockTTL, "unlock-ttl", "SECRETS_UNLOCK_TTL", "10m", "how long an unlock lasts")
+	str(&retention, "retention", "SECRETS_RETENTION", "720h", "how long an uninstalled site's data is kept before it is deleted")
+	kdfMem := fs.Uint("kdf-memory", uint(seal.DefaultKDFParams.Memory), "argon2id memory per derivation, KiB")
+	kdfTime := fs.Uint("kdf-time", uint(seal.DefaultKDFParams.Time), "argon2id passes")
+	kdfThreads := fs.Uint("kdf-threads", uint(seal.DefaultKDFParams.Threads), "argon2id lanes")
+	fs.IntVar(&c.KDFConcurrency, "kdf-concurrency", max(1, runtime.GOMAXPROCS(0)/2), "argon2id derivations running at once (each already uses --kdf-threads lanes); more queue")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.InstallKeysURLSet = getenv("SECRETS_INSTALL_KEYS_URL") != ""
+	fs.Visit(func(f *flag.Flag) { c.InstallKeysURLSet = c.InstallKeysURLSet || f.Name == "install-keys-url" })
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return c, fmt.Errorf("--base-url %q must be an absolute http(s) URL", c.BaseURL)
+	}
+	if dev == "" {
+		c.Dev = isLoopbackHost(u.Hostname())
+	} else if c.Dev, err = strconv.ParseBool(dev); err != nil {
+		return c, fmt.Errorf("--dev %q is not a boolean", dev)
+	}
+	if !c.Dev && u.Scheme != "https" {
+		return c, errors.New("--base-url must be https outside dev mode")
+	}
+	if !c.Dev && c.MasterKeyFile == "" {
+		return c, errors.New("--master-key-file is required outside dev mode")
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.AllowedHosts = append(c.AllowedHosts, strings.ToLower(h))
+		}
+	}
+	if len(c.AllowedHosts) == 0 {
+		return c, errors.New("--allowed-hosts must name at least one host pattern")
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = map[bool]string{true: "console", false: "json"}[c.Dev]
+	}
+	if c.LogFormat != "console" && c.LogFormat != "json" {
+		return c, fmt.Errorf("--log-format %q must be console or json", c.LogFormat)
+	}
+	if c.KDFMemoryBudget, err = parseBytes(budget); err != nil {
+		return c, fmt.Errorf("--kdf-memory-budget: %w", err)
+	}
+	if c.KDFConcurrency < 1 || c.KDFConcurrency > 1024 {
+		return c, errors.New("--kdf-concurrency must be 1 to 1024")
+	}
+	c.KDF = seal.KDFParams{Memory: uint32(*kdfMem), Time: uint32(*kdfTime), Threads: uint8(*kdfThreads)}
+	if *kdfMem > 1<<22 || *kdfTime > 64 || *kdfThreads > 255 {
+		return c, errors.New("--kdf-memory, --kdf-time or --kdf-threads is out of range")
+	}
+	if err := c.KDF.ValidateTemplate(); err != nil {
+		return c, fmt.Errorf("argon2id parameters: %w", err)
+	}
+	if c.KDFMemoryBudget < int64(c.KDF.Memory)*1024 {
+		return c, fmt.Errorf("--kdf-memory-budget must hold at least one derivation (%d KiB)", c.KDF.Memory)
+	}
+	c.Policy = secrets.DefaultPolicy()
+	if c.Policy.UnlockTTL, err = time.ParseDuration(unlockTTL); err != nil || c.Policy.UnlockTTL < time.Minute || c.Policy.UnlockTTL > 24*time.Hour {
+		return c, fmt.Errorf("--unlock-ttl %q must be a duration from 1m to 24h", unlockTTL)
+	}
+	if c.Retention, err = time.ParseDuration(retention); err != nil || c.Retention < 0 {
+		return c, fmt.Errorf("--retention %q must be a non-negative duration such as 720h", retention)
+	}
+	return c, nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// parseBytes reads sizes like 256MiB, 1GiB or a plain number of bytes.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size like 256MiB", s)
+	}
+	return n * mult, nil
+}

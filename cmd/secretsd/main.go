@@ -1,0 +1,241 @@
+// Command secretsd serves the Secrets app for Jira and Confluence Cloud: the
+// public listener (descriptors, lifecycle, module pages, API) and the private
+// operations listener (health, backup).
+//
+// Configuration is by flags or environment variables; run with -h to list
+// them. With a localhost base URL it starts in development mode with the
+// local sandbox, an embedded database and a generated master key.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/sandbox"
+	"github.com/connect-secrets/secrets/pkg/seal"
+	"github.com/connect-secrets/secrets/pkg/server"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "secretsd:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// Ready, when passed to Run, learns the listeners' addresses once both
+// listen. Tests use it with ":0" addresses.
+type Ready func(public, ops net.Addr)
+
+// Run starts secretsd and blocks until ctx is cancelled, then drains
+// in-flight requests and closes the database.
+func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready Ready) error {
+	cfg, err := ParseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	keyring, err := loadKeyring(cfg, log)
+	if err != nil {
+		return err
+	}
+	// argon2 allocates its whole memory per call. Tell the GC where the
+	// ceiling is, so a flood of unlocks is collected promptly instead of
+	// letting the heap double (unless the operator set GOMEMLIMIT). argon2's
+	// blocks hold no pointers, so the extra collections are cheap.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.KDFMemoryBudget + 64<<20)
+	}
+	db, err := bolt.Open(cfg.Data, keyring)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			log.Error().Err(err).Msg("close database")
+		}
+	}()
+	kdf, err := seal.NewKDF(cfg.KDFMemoryBudget, cfg.KDF, seal.WithMaxConcurrent(cfg.KDFConcurrency))
+	if err != nil {
+		return err
+	}
+	installs := bolt.NewInstallationService(db)
+	secretSvc := bolt.NewSecretService(db, kdf, cfg.Policy)
+	reg := prometheus.NewRegistry()
+	metrics := server.NewMetrics(reg, server.MetricSources{
+		KDF: func() (int64, int64, uint64, time.Duration) {
+			st := kdf.Stats()
+			return st.Waiting, st.Running, st.Completed, st.WaitTotal
+		},
+		DBSize:        db.Size,
+		Installations: installs,
+	})
+
+	installKeysURL, allowedHosts := cfg.InstallKeysURL, cfg.AllowedHosts
+	var sb *sandbox.Sandbox
+	if cfg.Dev {
+		sb, err = sandbox.New(sandbox.Config{
+			BaseURL: cfg.BaseURL, JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		// The sandbox's dev sites are installed through the real lifecycle
+		// route, signed with the sandbox's own install key.
+		if !cfg.InstallKeysURLSet {
+			installKeysURL = sb.InstallKeysURL()
+		}
+		allowedHosts = append(allowedHosts, sb.Hostname())
+	}
+	srv, err := server.New(server.Config{
+		BaseURL: cfg.BaseURL, AllowedHosts: allowedHosts, Dev: cfg.Dev,
+		JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
+		VendorName: "Secrets", VendorURL: cfg.BaseURL,
+	}, server.Deps{
+		Installations: installs,
+		Secrets:       secretSvc,
+		Admin:         bolt.NewAdminService(secretSvc),
+		Admins:        &connect.AdminChecker{},
+		InstallKeys:   connect.NewInstallKeys(installKeysURL, nil),
+		SessionKey:    keyring.DeriveKey("session-v1"),
+		Logger:        log,
+		Sandbox:       sandboxMounter(sb),
+		Metrics:       metrics,
+	})
+	if err != nil {
+		return err
+	}
+
+	public := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          newStdLogger(log),
+	}
+	ops := &http.Server{
+		Handler: server.OpsHandler(server.OpsDeps{
+			Ready: db.Ping, Backup: db.Backup, Logger: log,
+			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          newStdLogger(log),
+	}
+	pl, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	ol, err := net.Listen("tcp", cfg.OpsAddr)
+	if err != nil {
+		pl.Close()
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- public.Serve(pl) }()
+	go func() { errc <- ops.Serve(ol) }()
+	go janitor(ctx, db, secretSvc, cfg.Retention, log)
+
+	log.Info().Str("addr", pl.Addr().String()).Str("ops_addr", ol.Addr().String()).
+		Str("base_url", cfg.BaseURL).Bool("dev", cfg.Dev).Msg("secretsd listening")
+	if sb != nil {
+		if err := sb.InstallTenants(ctx, nil); err != nil {
+			log.Error().Err(err).Msg("sandbox: installing the dev sites failed")
+		} else {
+			log.Info().Msgf("sandbox ready: open %s/dev/ in a browser", cfg.BaseURL)
+		}
+	}
+	if ready != nil {
+		ready(pl.Addr(), ol.Addr())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("listener failed")
+		}
+	}
+	log.Info().Msg("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = errors.Join(public.Shutdown(sctx), ops.Shutdown(sctx))
+	log.Info().Msg("stopped")
+	return err
+}
+
+// loadKeyring reads the master keyring; in dev mode without one, it creates
+// a key next to the database, loudly.
+func loadKeyring(cfg Config, log zerolog.Logger) (*seal.Keyring, error) {
+	path := cfg.MasterKeyFile
+	if path == "" {
+		path = filepath.Join(filepath.Dir(cfg.Data), "master.key")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := seal.GenerateKeyFile(path); err != nil {
+				return nil, fmt.Errorf("generate dev master key: %w", err)
+			}
+			log.Warn().Str("path", path).Msg("DEVELOPMENT MODE: generated a master key next to the database. " +
+				"Anyone with this file and the database can read every secret. Never use this in production.")
+		} else {
+			log.Warn().Str("path", path).Msg("DEVELOPMENT MODE: using the master key next to the database")
+		}
+	}
+	return seal.LoadKeyringFile(path)
+}
+
+// sandboxMounter keeps a nil *Sandbox from becoming a non-nil interface.
+func sandboxMounter(sb *sandbox.Sandbox) interface{ Mount(*echo.Echo) } {
+	if sb == nil {
+		return nil
+	}
+	return sb
+}
+
+// janitor runs once a minute: it deletes expired secrets and unlock
+// sessions, and the data of tenants uninstalled longer ago than retention.
+func janitor(ctx context.Context, db *bolt.DB, svc *bolt.SecretService, retention time.Duration, log zerolog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := svc.SweepExpired(ctx); err != nil {
+				log.Error().Err(err).Msg("sweep expired secrets")
+			} else if n > 0 {
+				log.Info().Int("deleted", n).Msg("expired secrets deleted")
+			}
+			purged, err := db.PurgeUninstalled(ctx, db.Now().Add(-retention))
+			if err != nil {
+				log.Error().Err(err).Msg("purge uninstalled tenants")
+			}
+			for _, ck := range purged {
+				log.Info().Str("client_key", ck).Msg("uninstalled tenant purged after retention")
+			}
+		}
+	}
+}
