@@ -1,21 +1,195 @@
-// The admin page. A placeholder until the admin UI is built: it says what
-// the page is for and keeps the iframe sized.
+// The site-admin page: three tabs, Secrets (every secret of the site, with
+// lockout reset and delete), Policy and Audit log.
+//
+// Who may use it is the server's decision: every admin route answers 403
+// to anyone the host does not confirm as a site admin, and the page then
+// shows one message instead of itself. Nothing here ever sees secret content.
 
-import { h, replaceChildren } from './dom.js';
+import { AdminApi } from './admin-api.js';
+import { AuditPanel } from './admin-audit.js';
+import { PolicyPanel } from './admin-policy.js';
+import { SecretsPanel } from './admin-secrets.js';
+import { FORBIDDEN } from './admin-shared.js';
+import { h, replaceChildren, uid } from './dom.js';
+import { refreshTimes } from './format.js';
+import { SESSION_EXPIRED } from './messages.js';
+import { Session } from './session.js';
+
+const TICK_MS = 30 * 1000;
 
 /**
- * mountAdmin renders the admin page into root.
+ * mountAdmin renders the admin page into root. Without an api it opens the
+ * session from the page's <meta name="token">.
  *
  * @param {HTMLElement} root
- * @param {{host: import('./host.js').Host}} deps
+ * @param {{host: import('./host.js').Host, api?: AdminApi}} deps
  */
-export function mountAdmin(root, { host }) {
-  root.classList.add('admin');
-  replaceChildren(root,
-    h('header', { class: 'app-header' },
-      h('div', { class: 'app-title' }, h('h1', { text: 'Secrets administration' }))),
-    h('p', { text: 'Settings for Secrets on this site, such as the password policy and lockouts, will be managed here. '
-      + 'Secrets themselves are added and unlocked in the Secrets panel of an issue or the Secrets macro of a page.' }),
-  );
-  host.resize();
+export function mountAdmin(root, { host, api } = {}) {
+  let page = null;
+  let session = null;
+  if (!api) {
+    session = new Session(meta('token'), { onExpired: () => page && page.sessionExpired() });
+    api = new AdminApi(session);
+  }
+  page = new AdminPage(root, { api, host });
+  if (session && session.expired) {
+    page.sessionExpired();
+    return page;
+  }
+  page.start();
+  return page;
+}
+
+function meta(name) {
+  const el = document.querySelector(`meta[name="${name}"]`);
+  return el ? el.content : '';
+}
+
+/**
+ * AdminPage holds the tabs and decides about errors that concern the whole
+ * page: an expired session and a refusal because the user is not an admin.
+ */
+class AdminPage {
+  #root;
+  #host;
+  #banner = h('div', { class: 'banner', role: 'alert' });
+  #tabs = [];
+  #current = -1;
+  #timer = 0;
+  #over = false;
+
+  constructor(root, { api, host }) {
+    this.#root = root;
+    this.#host = host;
+    const ctx = {
+      api,
+      host,
+      failed: (err) => this.#failed(err),
+      changed: () => host.resize(),
+    };
+    const panels = [
+      ['Secrets', new SecretsPanel(ctx)],
+      ['Policy', new PolicyPanel(ctx)],
+      ['Audit log', new AuditPanel(ctx)],
+    ];
+
+    const tablist = h('div', { class: 'admin-tabs', role: 'tablist', 'aria-label': 'Secrets administration' });
+    this.#tabs = panels.map(([label, panel], i) => {
+      const tabId = uid('admin-tab');
+      const panelId = uid('admin-panel');
+      const tab = h('button', {
+        type: 'button',
+        role: 'tab',
+        id: tabId,
+        class: 'admin-tab',
+        'aria-controls': panelId,
+        'aria-selected': 'false',
+        tabindex: '-1',
+        on: {
+          click: () => this.select(i),
+          keydown: (e) => this.#tabKey(e, i),
+        },
+      }, label);
+      const el = h('div', { role: 'tabpanel', id: panelId, class: 'admin-panel', 'aria-labelledby': tabId, hidden: true },
+        panel.el);
+      tablist.append(tab);
+      return { tab, el, panel };
+    });
+
+    root.classList.add('admin');
+    replaceChildren(root,
+      header(),
+      this.#banner,
+      tablist,
+      ...this.#tabs.map((t) => t.el),
+    );
+  }
+
+  /** start shows the first tab and keeps relative times current. */
+  start() {
+    this.select(0);
+    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.#tick();
+    });
+  }
+
+  /** select shows tab i (loading it the first time); focus moves the focus to its tab. */
+  select(i, { focus = false } = {}) {
+    if (this.#over || i < 0 || i >= this.#tabs.length) return;
+    if (i !== this.#current) {
+      this.#tabs.forEach((t, j) => {
+        const on = j === i;
+        t.tab.setAttribute('aria-selected', String(on));
+        t.tab.tabIndex = on ? 0 : -1;
+        t.el.hidden = !on;
+      });
+      this.#current = i;
+      this.#tabs[i].panel.show();
+    }
+    if (focus) this.#tabs[i].tab.focus();
+    this.#host.resize();
+  }
+
+  /** sessionExpired says the one thing that still helps: reload. */
+  sessionExpired() {
+    if (this.#over) return;
+    this.#banner.textContent = SESSION_EXPIRED;
+    this.#root.classList.add('is-expired');
+    this.#host.resize();
+  }
+
+  /**
+   * forbidden replaces the page with the message for non-admins. Nothing
+   * on the page can work for them, so nothing else stays.
+   */
+  forbidden() {
+    if (this.#over) return;
+    this.#over = true;
+    clearInterval(this.#timer);
+    replaceChildren(this.#root,
+      header(),
+      h('div', { class: 'admin-forbidden', role: 'alert' },
+        h('p', { class: 'admin-forbidden-title', text: FORBIDDEN }),
+        h('p', { text: 'Ask a site admin if you need a secret reset or removed.' })));
+    this.#host.resize();
+  }
+
+  #failed(err) {
+    const code = err && err.code;
+    if (code === 'session_expired' || code === 'unauthorized') {
+      this.sessionExpired();
+      return true;
+    }
+    if (code === 'forbidden') {
+      this.forbidden();
+      return true;
+    }
+    return false;
+  }
+
+  // Arrow keys, Home and End move between tabs (the ARIA tabs pattern with
+  // automatic activation).
+  #tabKey(e, i) {
+    const n = this.#tabs.length;
+    let to = -1;
+    switch (e.key) {
+      case 'ArrowRight': to = (i + 1) % n; break;
+      case 'ArrowLeft': to = (i - 1 + n) % n; break;
+      case 'Home': to = 0; break;
+      case 'End': to = n - 1; break;
+      default: return;
+    }
+    e.preventDefault();
+    this.select(to, { focus: true });
+  }
+
+  #tick() {
+    if (!this.#over) refreshTimes(this.#root);
+  }
+}
+
+function header() {
+  return h('header', { class: 'app-header' },
+    h('div', { class: 'app-title' }, h('h1', { text: 'Secrets administration' })));
 }

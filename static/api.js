@@ -34,13 +34,12 @@ export class ApiError extends Error {
 }
 
 /**
- * Api calls the server with the session's token.
- *
- * Responses that carry an unlock get a `lockAt` (local epoch ms) computed
- * from the server's expiresAt and Date header, so the automatic re-lock is
- * right even when the browser's clock is not.
+ * Transport makes authenticated calls to /api/: the session token goes in
+ * "Authorization: JWT …", the session is refreshed before it runs out, a
+ * refused token is renewed once and the call retried, and every failure
+ * becomes an ApiError with the server's code. Api and AdminApi share it.
  */
-export class Api {
+export class Transport {
   #session;
 
   /** @param {import('./session.js').Session} session */
@@ -48,52 +47,11 @@ export class Api {
     this.#session = session;
   }
 
-  /** listSecrets → [metadata…], oldest first. */
-  async listSecrets() {
-    const { data } = await this.#request('GET', '/secrets');
-    return Array.isArray(data && data.secrets) ? data.secrets : [];
-  }
-
-  /** createSecret stores a new secret → its metadata. */
-  async createSecret({ title, content, password }) {
-    const { data } = await this.#request('POST', '/secrets', { body: { title, content, password } });
-    return data;
-  }
-
-  /** unlockSecret → metadata + content, unlockToken, expiresAt, lockAt. */
-  async unlockSecret(id, password) {
-    const res = await this.#request('POST', `${secretPath(id)}/unlock`, { body: { password } });
-    return withLockAt(res);
-  }
-
-  /** updateSecret saves title and content over `version` → a fresh unlock, like unlockSecret. */
-  async updateSecret(id, unlockToken, { title, content, version }) {
-    const res = await this.#request('PUT', secretPath(id), {
-      unlockToken,
-      body: { title, content, version },
-    });
-    return withLockAt(res);
-  }
-
-  /** changePassword sets a new password for the secret. */
-  async changePassword(id, unlockToken, password) {
-    await this.#request('PUT', `${secretPath(id)}/password`, { unlockToken, body: { password } });
-  }
-
-  /** deleteSecret removes the secret. */
-  async deleteSecret(id, unlockToken) {
-    await this.#request('DELETE', secretPath(id), { unlockToken });
-  }
-
   /**
-   * lockSecret revokes an unlock token. keepalive lets the request outlive
-   * the page, for locking on pagehide.
+   * request calls method path (under /api) and resolves to {data, date}, or
+   * {res, date} with raw: true (for downloads).
    */
-  async lockSecret(id, unlockToken, { keepalive = false } = {}) {
-    await this.#request('POST', `${secretPath(id)}/lock`, { unlockToken, keepalive });
-  }
-
-  async #request(method, path, { body, unlockToken, keepalive = false, retried = false } = {}) {
+  async request(method, path, { body, unlockToken, keepalive = false, raw = false, accept = 'application/json', retried = false } = {}) {
     try {
       await this.#session.ensureFresh();
     } catch (err) {
@@ -102,7 +60,7 @@ export class Api {
       // which is usually still valid for another two minutes.
     }
 
-    const headers = { Authorization: `JWT ${this.#session.token}`, Accept: 'application/json' };
+    const headers = { Authorization: `JWT ${this.#session.token}`, Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (unlockToken) headers['X-Unlock-Token'] = unlockToken;
 
@@ -134,12 +92,13 @@ export class Api {
         } catch (refreshErr) {
           throw refreshErr instanceof SessionExpiredError ? sessionExpired() : new ApiError('network');
         }
-        return this.#request(method, path, { body, unlockToken, keepalive, retried: true });
+        return this.request(method, path, { body, unlockToken, keepalive, raw, accept, retried: true });
       }
       throw err;
     }
 
     const date = res.headers.get('Date');
+    if (raw) return { res, date };
     if (res.status === 204) return { data: null, date };
     try {
       return { data: await res.json(), date };
@@ -147,6 +106,67 @@ export class Api {
       // A 2xx that is not JSON came from something other than our server.
       throw new ApiError('internal', '', { status: res.status });
     }
+  }
+}
+
+/**
+ * Api calls the secrets routes with the session's token.
+ *
+ * Responses that carry an unlock get a `lockAt` (local epoch ms) computed
+ * from the server's expiresAt and Date header, so the automatic re-lock is
+ * right even when the browser's clock is not.
+ */
+export class Api {
+  #t;
+
+  /** @param {import('./session.js').Session} session */
+  constructor(session) {
+    this.#t = new Transport(session);
+  }
+
+  /** listSecrets → [metadata…], oldest first. */
+  async listSecrets() {
+    const { data } = await this.#t.request('GET', '/secrets');
+    return Array.isArray(data && data.secrets) ? data.secrets : [];
+  }
+
+  /** createSecret stores a new secret → its metadata. */
+  async createSecret({ title, content, password }) {
+    const { data } = await this.#t.request('POST', '/secrets', { body: { title, content, password } });
+    return data;
+  }
+
+  /** unlockSecret → metadata + content, unlockToken, expiresAt, lockAt. */
+  async unlockSecret(id, password) {
+    const res = await this.#t.request('POST', `${secretPath(id)}/unlock`, { body: { password } });
+    return withLockAt(res);
+  }
+
+  /** updateSecret saves title and content over `version` → a fresh unlock, like unlockSecret. */
+  async updateSecret(id, unlockToken, { title, content, version }) {
+    const res = await this.#t.request('PUT', secretPath(id), {
+      unlockToken,
+      body: { title, content, version },
+    });
+    return withLockAt(res);
+  }
+
+  /** changePassword sets a new password for the secret. */
+  async changePassword(id, unlockToken, password) {
+    await this.#t.request('PUT', `${secretPath(id)}/password`, { unlockToken, body: { password } });
+  }
+
+  /** deleteSecret removes the secret. */
+  async deleteSecret(id, unlockToken) {
+    await this.#t.request('DELETE', secretPath(id), { unlockToken });
+  }
+
+  /**
+   * lockSecret revokes an unlock token. keepalive lets the request outlive
+   * the page, for locking on pagehide.
+   */
+  async lockSecret(id, unlockToken, { keepalive = false } = {}) {
+    await this.#t.request('POST', `${secretPath(id)}/lock`, { unlockToken, keepalive });
   }
 }
 

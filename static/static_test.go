@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/static"
 )
 
@@ -221,4 +222,43 @@ func allSources(t *testing.T) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// The admin page's controls, found by these names in the browser tests.
+func TestAdminLabelsAppearInSources(t *testing.T) {
+	src := allSources(t)
+	for _, label := range []string{
+		// tabs and section headings
+		"Secrets administration", "Secrets", "Policy", "Audit log",
+		// secrets
+		"Search", "Reset lockout", "Delete", "Yes, delete", "Cancel", "Previous", "Next", "Locked",
+		// policy
+		"Minimum password length", "Failed attempts before lockout", "Lockout (minutes)",
+		"Longest lockout (minutes)", "Unlock lasts (minutes)", "Secrets expire after (days, 0 = never)",
+		"Save policy",
+		// audit log
+		"Event", "All events", "From", "To", "Apply", "Load more", "Export CSV",
+		// refusal
+		"Only site admins can manage Secrets.",
+	} {
+		quoted := regexp.MustCompile(`['"` + "`" + `]` + regexp.QuoteMeta(label) + `['"` + "`" + `]`)
+		if !quoted.MatchString(src) {
+			t.Errorf("admin label %q is not a string literal in the sources", label)
+		}
+	}
+}
+
+// Every audit event type the server records has its own wording on the
+// admin page, so none shows up as a raw code.
+func TestAdminWordsEveryEventType(t *testing.T) {
+	src := readSource(t, "admin-shared.js")
+	for _, typ := range []secrets.EventType{
+		secrets.EventCreated, secrets.EventUnlocked, secrets.EventUnlockFailed, secrets.EventLockedOut,
+		secrets.EventEdited, secrets.EventPasswordChanged, secrets.EventDeleted, secrets.EventLocked,
+		secrets.EventExpired, secrets.EventAdminDeleted, secrets.EventLockoutReset, secrets.EventPolicyChanged,
+	} {
+		if !regexp.MustCompile(`\['` + regexp.QuoteMeta(string(typ)) + `', '[^']+'\]`).MatchString(src) {
+			t.Errorf("admin-shared.js has no wording for audit event %q", typ)
+		}
+	}
 }

@@ -1,0 +1,213 @@
+// The "Policy" part of the admin page: password length, lockouts, unlock
+// time and default expiry. The server stores durations in seconds; people
+// think in minutes and days, so the form converts both ways. The server
+// checks every rule and its sentence is shown as it is.
+
+import { humanDuration, loadError } from './admin-shared.js';
+import { button, h, replaceChildren, uid } from './dom.js';
+import { MessageArea, invalid } from './forms.js';
+import { describeError } from './messages.js';
+
+const MINUTE = 60;
+const DAY = 24 * 3600;
+
+// One entry per input. unit: seconds per unit shown (1 for plain counts).
+const GROUPS = [
+  {
+    legend: 'Passwords and lockouts',
+    fields: [
+      {
+        key: 'minPasswordLength', label: 'Minimum password length', unit: 1, integer: true,
+        hint: '8 to 128 characters. Applies when a secret is added or its password is changed.',
+      },
+      {
+        key: 'lockoutThreshold', label: 'Failed attempts before lockout', unit: 1, integer: true,
+        hint: '1 to 100 wrong passwords in a row.',
+      },
+      {
+        key: 'lockoutSeconds', label: 'Lockout (minutes)', unit: MINUTE,
+        hint: '10 seconds to 24 hours. Each further wrong password doubles it.',
+      },
+      {
+        key: 'lockoutMaxSeconds', label: 'Longest lockout (minutes)', unit: MINUTE,
+        hint: 'At least the lockout, at most 7 days.',
+      },
+    ],
+  },
+  {
+    legend: 'Unlocking and expiry',
+    fields: [
+      {
+        key: 'unlockTtlSeconds', label: 'Unlock lasts (minutes)', unit: MINUTE,
+        hint: '1 minute to 24 hours. An unlocked secret locks itself after this.',
+      },
+      {
+        key: 'defaultExpirySeconds', label: 'Secrets expire after (days, 0 = never)', unit: DAY, zeroIsNever: true,
+        hint: '0, or 1 hour to 5 years. New secrets delete themselves after this; existing ones keep their date.',
+      },
+    ],
+  },
+];
+
+/**
+ * PolicyPanel shows and saves the site's policy.
+ *
+ * ctx: {api: AdminApi, failed(err) → bool, changed()}
+ */
+export class PolicyPanel {
+  #ctx;
+  #body = h('div', { class: 'admin-policy-body' });
+  #message = new MessageArea();
+  #form = null;
+  #inputs = new Map(); // key → {input, equiv, def}
+  #stored = {}; // the policy as last read or saved, in seconds
+  #shown = {}; // the text each input was filled with
+  #loaded = false;
+  #busy = false;
+
+  constructor(ctx) {
+    this.#ctx = ctx;
+    const headingId = uid('admin-policy');
+    this.el = h('section', { class: 'admin-section admin-policy', 'aria-labelledby': headingId },
+      h('div', { class: 'admin-section-header' },
+        h('h2', { id: headingId, text: 'Policy' }),
+        h('p', { class: 'admin-intro', text: 'Rules for every secret on this site. '
+          + 'Changes apply from the next unlock attempt, unlock or new secret.' })),
+      this.#body,
+    );
+  }
+
+  /** show loads the policy the first time the section is shown. */
+  show() {
+    if (!this.#loaded) this.load();
+  }
+
+  async load() {
+    this.#loaded = true;
+    this.el.setAttribute('aria-busy', 'true');
+    replaceChildren(this.#body, h('p', { class: 'loading', text: 'Loading the policy…' }));
+    this.#ctx.changed();
+    try {
+      const policy = await this.#ctx.api.getPolicy();
+      this.#buildForm();
+      this.#fill(policy);
+    } catch (err) {
+      if (this.#ctx.failed(err)) return;
+      replaceChildren(this.#body, loadError(err, () => this.load()));
+    } finally {
+      this.el.removeAttribute('aria-busy');
+      this.#ctx.changed();
+    }
+  }
+
+  #buildForm() {
+    this.#inputs.clear();
+    const groups = GROUPS.map((g) => h('fieldset', { class: 'admin-fieldset' },
+      h('legend', { text: g.legend }),
+      h('div', { class: 'admin-policy-grid' }, ...g.fields.map((def) => this.#field(def)))));
+    this.#form = h('form', { class: 'admin-policy-form', novalidate: true },
+      ...groups,
+      h('div', { class: 'actions' }, button('Save policy', { kind: 'primary', type: 'submit' })),
+      this.#message.el,
+    );
+    this.#form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.#save();
+    });
+    replaceChildren(this.#body, this.#form);
+  }
+
+  #field(def) {
+    const input = h('input', {
+      type: 'number',
+      id: uid('policy'),
+      class: 'admin-number',
+      min: '0',
+      step: def.integer ? '1' : 'any',
+      inputmode: def.integer ? 'numeric' : 'decimal',
+      required: true,
+    });
+    const hint = h('p', { class: 'hint', id: uid('hint'), text: def.hint });
+    // The converted value, so "0.5" minutes reads as "30 seconds".
+    const equiv = def.unit > 1 ? h('span', { class: 'admin-equiv', id: uid('equiv') }) : null;
+    input.setAttribute('aria-describedby', [equiv && equiv.id, hint.id].filter(Boolean).join(' '));
+    if (equiv) input.addEventListener('input', () => this.#updateEquiv(def));
+    this.#inputs.set(def.key, { input, equiv, def });
+    return h('div', { class: 'field' },
+      h('label', { for: input.id, text: def.label }),
+      h('div', { class: 'admin-number-row' }, input, equiv),
+      hint);
+  }
+
+  #fill(policy) {
+    this.#stored = { ...policy };
+    for (const { input, def } of this.#inputs.values()) {
+      const seconds = Number(policy[def.key]);
+      const text = Number.isFinite(seconds) ? formatUnits(seconds / def.unit) : '';
+      input.value = text;
+      input.removeAttribute('aria-invalid');
+      this.#shown[def.key] = text;
+      this.#updateEquiv(def);
+    }
+  }
+
+  #updateEquiv(def) {
+    const { input, equiv } = this.#inputs.get(def.key);
+    if (!equiv) return;
+    const n = input.value === '' ? NaN : Number(input.value);
+    equiv.textContent = Number.isFinite(n) && n >= 0
+      ? `= ${humanDuration(n * def.unit, { zeroIs: def.zeroIsNever ? 'never' : '0 seconds' })}`
+      : '';
+  }
+
+  // #read turns the inputs into a policy in seconds, or reports the first
+  // input that is not a usable number. Values the user did not touch are
+  // sent exactly as stored, so a rounding in the display never changes them.
+  #read() {
+    const policy = {};
+    for (const { input, def } of this.#inputs.values()) {
+      if (input.value === this.#shown[def.key] && Number.isFinite(Number(this.#stored[def.key]))) {
+        policy[def.key] = Number(this.#stored[def.key]);
+        continue;
+      }
+      const raw = input.value.trim();
+      const n = raw === '' ? NaN : Number(raw);
+      if (!Number.isFinite(n)) return { problem: `Enter a number for “${def.label}”.`, input };
+      if (n < 0) return { problem: `“${def.label}” cannot be negative.`, input };
+      if (def.integer && !Number.isInteger(n)) return { problem: `“${def.label}” must be a whole number.`, input };
+      policy[def.key] = Math.round(n * def.unit);
+    }
+    return { policy };
+  }
+
+  async #save() {
+    if (this.#busy) return;
+    const { policy, problem, input } = this.#read();
+    if (problem) {
+      this.#message.error(problem);
+      invalid(input);
+      this.#ctx.changed();
+      return;
+    }
+    this.#busy = true;
+    this.#form.setAttribute('aria-busy', 'true');
+    this.#message.clear();
+    try {
+      const stored = await this.#ctx.api.setPolicy(policy);
+      this.#fill(stored && Object.keys(stored).length ? stored : policy);
+      this.#message.show('Policy saved.', { tone: 'success', clearAfter: 8000 });
+    } catch (err) {
+      if (this.#ctx.failed(err)) return;
+      this.#message.error(describeError(err));
+    } finally {
+      this.#busy = false;
+      this.#form.removeAttribute('aria-busy');
+      this.#ctx.changed();
+    }
+  }
+}
+
+// formatUnits shows a number with at most four decimals and no trailing zeros.
+function formatUnits(n) {
+  return String(Math.round(n * 10000) / 10000);
+}

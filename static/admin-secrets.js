@@ -1,0 +1,335 @@
+// The "Secrets" part of the admin page: every secret of the site with a
+// search, paging, and the two things an admin may do without a password:
+// reset a lockout and delete. Content is never fetched here.
+
+import { SECRETS_PAGE_SIZE } from './admin-api.js';
+import { findButton, locationText, loadError, person } from './admin-shared.js';
+import { append, button, field, h, replaceChildren, uid } from './dom.js';
+import { timeElement } from './format.js';
+import { MessageArea, onEscape } from './forms.js';
+import { describeError } from './messages.js';
+
+const SEARCH_DELAY_MS = 300;
+
+// Columns of the table. The labels double as the captions of the stacked
+// layout on narrow screens (data-label).
+const COLUMNS = ['Title', 'Location', 'Created by', 'Created', 'Updated', 'Last unlocked', 'Failed attempts', 'Actions'];
+
+/**
+ * SecretsPanel lists and manages the site's secrets.
+ *
+ * ctx: {api: AdminApi, host: Host, failed(err) → true when the page handled
+ * it (session over, not an admin), changed()}
+ */
+export class SecretsPanel {
+  #ctx;
+  #status = new MessageArea('status');
+  #heading;
+  #search;
+  #results = h('div', { class: 'admin-results' });
+  #pager;
+  #range = h('span', { class: 'admin-range' });
+  // Says what a search or page change found; it stays in the DOM so screen
+  // readers announce each change.
+  #announce = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
+  #prev;
+  #next;
+  #q = '';
+  #offset = 0;
+  #total = 0;
+  #secrets = [];
+  #seq = 0;
+  #loaded = false;
+  #busy = false;
+  #searchTimer = 0;
+
+  constructor(ctx) {
+    this.#ctx = ctx;
+    const headingId = uid('admin-secrets');
+    this.#heading = h('h2', { id: headingId, tabindex: '-1', text: 'Secrets' });
+    this.#search = h('input', {
+      type: 'search',
+      class: 'admin-search-input',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      maxlength: '200',
+    });
+    const searchForm = h('form', { class: 'admin-search', role: 'search', novalidate: true },
+      field('Search', this.#search, { hint: 'Title, issue key or page' }));
+    searchForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.#searchNow();
+    });
+    this.#search.addEventListener('input', () => {
+      clearTimeout(this.#searchTimer);
+      this.#searchTimer = setTimeout(() => this.#searchNow(), SEARCH_DELAY_MS);
+    });
+    onEscape(this.#search, () => {
+      if (this.#search.value === '') return;
+      this.#search.value = '';
+      this.#searchNow();
+    });
+
+    this.#prev = button('Previous', { onClick: () => this.#page(-1) });
+    this.#next = button('Next', { onClick: () => this.#page(1) });
+    this.#pager = h('nav', { class: 'admin-pager', 'aria-label': 'Pages of secrets', hidden: true },
+      this.#range, h('span', { class: 'admin-pager-buttons' }, this.#prev, this.#next));
+
+    this.el = h('section', { class: 'admin-section admin-secrets', 'aria-labelledby': headingId },
+      h('div', { class: 'admin-section-header' },
+        this.#heading,
+        h('p', { class: 'admin-intro', text: 'Every secret on this site, newest first. '
+          + 'You can reset lockouts and delete secrets here; their content is never shown.' })),
+      searchForm,
+      this.#status.el,
+      this.#announce,
+      this.#results,
+      this.#pager,
+    );
+  }
+
+  /** show loads the list the first time the section is shown. */
+  show() {
+    if (!this.#loaded) this.load();
+  }
+
+  /**
+   * load fetches the current page. focusIndex: after the list is shown,
+   * focus the Delete button of that row (or the last row), else the heading.
+   */
+  async load({ focusIndex } = {}) {
+    this.#loaded = true;
+    const seq = ++this.#seq;
+    this.el.setAttribute('aria-busy', 'true');
+    if (this.#secrets.length === 0) {
+      replaceChildren(this.#results, h('p', { class: 'loading', text: 'Loading secrets…' }));
+    }
+    this.#ctx.changed();
+    try {
+      const page = await this.#ctx.api.listSecrets({ q: this.#q, offset: this.#offset, limit: SECRETS_PAGE_SIZE });
+      if (seq !== this.#seq) return;
+      // The page fell off the end (deleted from elsewhere, or the last
+      // secret of the last page went): step back to the last real page.
+      if (page.secrets.length === 0 && this.#offset > 0 && page.total > 0) {
+        this.#offset = Math.max(0, Math.floor((page.total - 1) / SECRETS_PAGE_SIZE) * SECRETS_PAGE_SIZE);
+        this.load({ focusIndex });
+        return;
+      }
+      this.#secrets = page.secrets.filter((s) => s && typeof s.id === 'string');
+      this.#total = Math.max(page.total, this.#offset + this.#secrets.length);
+      this.#render();
+      if (focusIndex !== undefined) this.#focusRow(focusIndex);
+    } catch (err) {
+      if (seq !== this.#seq) return;
+      if (this.#ctx.failed(err)) return;
+      this.#secrets = [];
+      this.#pager.hidden = true;
+      replaceChildren(this.#results, loadError(err, () => this.load()));
+    } finally {
+      if (seq === this.#seq) this.el.removeAttribute('aria-busy');
+      this.#ctx.changed();
+    }
+  }
+
+  #searchNow() {
+    clearTimeout(this.#searchTimer);
+    const q = this.#search.value.trim();
+    if (q === this.#q && this.#loaded) return;
+    this.#q = q;
+    this.#offset = 0;
+    this.#status.clear();
+    this.load();
+  }
+
+  #page(step) {
+    const offset = this.#offset + step * SECRETS_PAGE_SIZE;
+    if (offset < 0 || offset >= this.#total) return;
+    this.#offset = offset;
+    this.#status.clear();
+    this.load().then(() => {
+      // Keep focus on the button used, or its partner when it went away.
+      const b = step > 0 ? this.#next : this.#prev;
+      (b.disabled ? (step > 0 ? this.#prev : this.#next) : b).focus();
+    });
+  }
+
+  #render() {
+    const n = this.#secrets.length;
+    if (n === 0) {
+      this.#pager.hidden = true;
+      this.#announce.textContent = this.#q ? `No secrets match “${this.#q}”.` : 'No secrets on this site yet.';
+      replaceChildren(this.#results,
+        h('div', { class: 'empty' },
+          this.#q
+            ? h('p', { class: 'empty-title', text: `No secrets match “${this.#q}”.` })
+            : h('p', { class: 'empty-title', text: 'No secrets on this site yet' }),
+          h('p', { text: this.#q
+            ? 'Search looks at titles and locations, such as an issue key or “Page 123”.'
+            : 'People add secrets in the Secrets panel of a Jira issue or the Secrets macro on a Confluence page.' })));
+      return;
+    }
+
+    const table = h('table', { role: 'table', class: 'admin-table admin-secrets-table' },
+      h('caption', { class: 'visually-hidden', text: this.#q ? `Secrets matching “${this.#q}”` : 'Secrets' }),
+      h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' },
+        ...COLUMNS.map((c) => h('th', { role: 'columnheader', scope: 'col', text: c })))),
+      h('tbody', { role: 'rowgroup' }, ...this.#secrets.map((s) => this.#row(s))),
+    );
+    replaceChildren(this.#results, h('div', { class: 'admin-table-wrap' }, table));
+
+    const first = this.#offset + 1;
+    const last = this.#offset + n;
+    this.#range.textContent = `${first}–${last} of ${this.#total}`;
+    this.#announce.textContent = `Secrets ${first}–${last} of ${this.#total}.`;
+    this.#prev.disabled = this.#offset === 0;
+    this.#next.disabled = last >= this.#total;
+    this.#pager.hidden = this.#total <= SECRETS_PAGE_SIZE && this.#offset === 0;
+  }
+
+  #row(s) {
+    const { host } = this.#ctx;
+    const changed = () => this.#ctx.changed();
+    const titleId = uid('admin-secret-title');
+    const failed = Number.isInteger(s.failedAttempts) ? s.failedAttempts : 0;
+    const cell = (label, ...children) => h('td', { role: 'cell', dataset: { label } }, ...children);
+    const tr = h('tr', { role: 'row', class: 'admin-secret', dataset: { id: s.id } });
+
+    const actions = h('div', { class: 'admin-row-actions' });
+    if (s.locked || failed > 0) {
+      actions.append(button('Reset lockout', {
+        'aria-describedby': titleId,
+        onClick: () => this.#resetLockout(s, tr),
+      }));
+    }
+    actions.append(button('Delete', {
+      kind: 'danger-subtle',
+      'aria-describedby': titleId,
+      'aria-expanded': 'false',
+      onClick: (e) => this.#confirmDelete(s, tr, e.currentTarget),
+    }));
+
+    const title = h('div', { class: 'admin-secret-title' }, h('span', { id: titleId, text: s.title || '(untitled)' }));
+    if (s.expiresAt) {
+      const t = timeElement(s.expiresAt);
+      if (t) title.append(h('span', { class: 'admin-sub' }, 'Deletes itself ', t));
+    }
+
+    append(tr, [
+      cell('Title', title),
+      cell('Location', h('span', { title: s.container || null, text: locationText(s) })),
+      cell('Created by', person(host, s.createdBy, changed)),
+      cell('Created', timeElement(s.createdAt) || '—'),
+      cell('Updated', (s.version > 1 && timeElement(s.updatedAt)) || '—'),
+      cell('Last unlocked', timeElement(s.lastUnlockedAt) || h('span', { class: 'admin-none', text: 'Never' })),
+      cell('Failed attempts', h('span', { class: 'admin-failed' },
+        h('span', { class: 'admin-count', text: String(failed) }),
+        s.locked ? h('span', { class: 'lozenge lozenge-removed', text: 'Locked' }) : null)),
+      cell('Actions', actions),
+    ]);
+    return tr;
+  }
+
+  // ---- delete ----------------------------------------------------------
+
+  #confirmDelete(s, tr, opener) {
+    this.#closeConfirm();
+    const textId = uid('admin-confirm');
+    const message = new MessageArea();
+    const cancel = () => {
+      this.#closeConfirm();
+      opener.focus();
+    };
+    const yes = button('Yes, delete', { kind: 'danger', onClick: () => this.#delete(s, tr, box, message) });
+    const box = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': textId },
+      h('p', { id: textId },
+        `Delete “${s.title}” (${locationText(s)}) for everyone? Its content cannot be recovered.`),
+      h('div', { class: 'actions' }, yes, button('Cancel', { onClick: cancel })),
+      message.el,
+    );
+    onEscape(box, cancel);
+    const row = h('tr', { role: 'row', class: 'admin-confirm-row' },
+      h('td', { role: 'cell', colspan: String(COLUMNS.length) }, box));
+    tr.classList.add('is-confirming');
+    opener.setAttribute('aria-expanded', 'true');
+    tr.after(row);
+    this.#ctx.changed();
+    findButton(box, 'Cancel').focus();
+  }
+
+  #closeConfirm() {
+    for (const row of this.#results.querySelectorAll('.admin-confirm-row')) {
+      const tr = row.previousElementSibling;
+      if (tr) {
+        tr.classList.remove('is-confirming');
+        findButton(tr, 'Delete')?.setAttribute('aria-expanded', 'false');
+      }
+      row.remove();
+    }
+    this.#ctx.changed();
+  }
+
+  async #delete(s, tr, box, message) {
+    if (this.#busy) return;
+    this.#busy = true;
+    box.setAttribute('aria-busy', 'true');
+    message.clear();
+    const index = [...tr.parentElement.querySelectorAll('tr.admin-secret')].indexOf(tr);
+    try {
+      await this.#ctx.api.deleteSecret(s.id);
+      this.#status.show(`Deleted “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
+      await this.load({ focusIndex: index });
+    } catch (err) {
+      if (this.#ctx.failed(err)) return;
+      if (err.code === 'not_found') {
+        this.#status.show(`“${s.title}” was already deleted.`, { tone: 'info', clearAfter: 8000 });
+        await this.load({ focusIndex: index });
+        return;
+      }
+      message.error(describeError(err));
+      this.#ctx.changed();
+    } finally {
+      this.#busy = false;
+      box.removeAttribute('aria-busy');
+    }
+  }
+
+  // ---- reset lockout ---------------------------------------------------
+
+  async #resetLockout(s, tr) {
+    if (this.#busy) return;
+    this.#busy = true;
+    tr.setAttribute('aria-busy', 'true');
+    this.#status.clear();
+    try {
+      await this.#ctx.api.resetLockout(s.id);
+      // Update the row in place: the list's order and paging do not change.
+      const fresh = { ...s, failedAttempts: 0, locked: false };
+      this.#secrets = this.#secrets.map((x) => (x === s ? fresh : x));
+      const confirming = tr.classList.contains('is-confirming');
+      if (confirming) this.#closeConfirm();
+      const row = this.#row(fresh);
+      tr.replaceWith(row);
+      this.#status.show(`Reset the lockout of “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
+      findButton(row, 'Delete').focus();
+    } catch (err) {
+      if (this.#ctx.failed(err)) return;
+      if (err.code === 'not_found') {
+        this.#status.show(`“${s.title}” no longer exists. Someone may have deleted it.`);
+        this.load();
+        return;
+      }
+      this.#status.error(describeError(err));
+    } finally {
+      this.#busy = false;
+      tr.removeAttribute('aria-busy');
+      this.#ctx.changed();
+    }
+  }
+
+  #focusRow(index) {
+    const rows = this.#results.querySelectorAll('tr.admin-secret');
+    const row = rows[Math.min(index, rows.length - 1)];
+    const target = row ? findButton(row, 'Delete') : null;
+    (target || this.#heading).focus();
+  }
+}
