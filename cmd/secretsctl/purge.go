@@ -61,5 +61,13 @@ The file does not shrink: bbolt reuses the freed pages for new data.`)
 		fmt.Fprintf(c.stdout, "purged %s\n", printable(ck))
 	}
 	fmt.Fprintf(c.stdout, "purged %s uninstalled at or before %s\n", plural(len(purged), "tenant"), cutoff.Format(time.RFC3339))
+	if len(purged) > 0 {
+		// Deleted pages stay in the file until reused; rewrite it so the
+		// purged data is gone from disk.
+		if err := db.Compact(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, "compacted the database file")
+	}
 	return nil
 }

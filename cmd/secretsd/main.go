@@ -229,7 +229,7 @@ func janitor(ctx context.Context, db *bolt.DB, svc *bolt.SecretService, retentio
 			} else if n > 0 {
 				log.Info().Int("deleted", n).Msg("expired secrets deleted")
 			}
-			purged, err := db.PurgeUninstalled(ctx, db.Now().Add(-retention))
+			purged, err := db.PurgeExpiredTenants(ctx, retention)
 			if err != nil {
 				log.Error().Err(err).Msg("purge uninstalled tenants")
 			}

@@ -34,7 +34,7 @@ func (as *AdminService) FindAllSecrets(ctx context.Context, clientKey string, q 
 	limit = min(limit, 100)
 	search := strings.ToLower(strings.TrimSpace(q.Search))
 	var all []secrets.SecretInfo
-	err := db.db.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		tb, k, err := db.activeTenant(tx, clientKey)
 		if err != nil {
 			return err
@@ -95,7 +95,7 @@ func (as *AdminService) AdminDeleteSecret(ctx context.Context, clientKey, adminA
 	}
 	db := as.s.db
 	now := db.Now()
-	err := db.db.Update(func(tx *bbolt.Tx) error {
+	err := db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := db.activeTenant(tx, clientKey)
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func (as *AdminService) ResetLockout(ctx context.Context, clientKey, adminAccoun
 	}
 	db := as.s.db
 	now := db.Now()
-	return db.db.Update(func(tx *bbolt.Tx) error {
+	return db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := db.activeTenant(tx, clientKey)
 		if err != nil {
 			return err
@@ -152,7 +152,7 @@ func (as *AdminService) SetSitePolicy(ctx context.Context, clientKey, adminAccou
 	}
 	db := as.s.db
 	now := db.Now()
-	return db.db.Update(func(tx *bbolt.Tx) error {
+	return db.update(func(tx *bbolt.Tx) error {
 		tb, _, err := db.activeTenant(tx, clientKey)
 		if err != nil {
 			return err
@@ -177,7 +177,7 @@ func (as *AdminService) AuditLog(ctx context.Context, clientKey string, q secret
 	}
 	limit = min(limit, 1000)
 	page := &secrets.AuditPage{}
-	err := db.db.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		tb, _, err := db.activeTenant(tx, clientKey)
 		if err != nil {
 			return err

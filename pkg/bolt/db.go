@@ -31,7 +31,10 @@ import (
 
 // DB is the open database with the master keyring that unlocks it.
 type DB struct {
-	db      *bbolt.DB
+	// swap guards b: every transaction holds it for reading; Compact holds
+	// it for writing while it replaces the file.
+	swap    sync.RWMutex
+	b       *bbolt.DB
 	keyring atomic.Pointer[seal.Keyring] // swapped by RewrapTenantKeys
 
 	// Now is the clock; tests replace it.
@@ -52,7 +55,7 @@ type cachedTenantKey struct {
 
 // newDB wraps an open bbolt handle.
 func newDB(b *bbolt.DB, keyring *seal.Keyring) *DB {
-	db := &DB{db: b, Now: time.Now, tenantKeys: map[string]cachedTenantKey{}}
+	db := &DB{b: b, Now: time.Now, tenantKeys: map[string]cachedTenantKey{}}
 	db.keyring.Store(keyring)
 	return db
 }
@@ -82,14 +85,98 @@ func Open(path string, keyring *seal.Keyring) (*DB, error) {
 }
 
 // Close closes the database file. Pending transactions finish first.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.swap.Lock()
+	defer db.swap.Unlock()
+	return db.b.Close()
+}
 
 // Path is the database file's path.
-func (db *DB) Path() string { return db.db.Path() }
+func (db *DB) Path() string {
+	db.swap.RLock()
+	defer db.swap.RUnlock()
+	return db.b.Path()
+}
+
+// view runs fn in a read transaction.
+func (db *DB) view(fn func(*bbolt.Tx) error) error {
+	db.swap.RLock()
+	defer db.swap.RUnlock()
+	return db.b.View(fn)
+}
+
+// update runs fn in a write transaction, committed when fn returns nil.
+func (db *DB) update(fn func(*bbolt.Tx) error) error {
+	db.swap.RLock()
+	defer db.swap.RUnlock()
+	return db.b.Update(fn)
+}
+
+// Compact rewrites the database into a fresh file and replaces the old one,
+// so the pages that deleted data (a purged tenant) once occupied are gone
+// from disk, not merely free for reuse. Transactions wait meanwhile. The new
+// file is complete and synced before the rename, so a crash leaves either
+// the old file or the new one.
+func (db *DB) Compact(ctx context.Context) error {
+	db.swap.Lock()
+	defer db.swap.Unlock()
+	if db.b.IsReadOnly() {
+		return bbolt.ErrDatabaseReadOnly
+	}
+	path := db.b.Path()
+	tmp := path + ".compact"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	dst, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("bolt: compact: %w", err)
+	}
+	if err := bbolt.Compact(dst, db.b, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("bolt: compact: %w", err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("bolt: compact: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := db.b.Close(); err != nil {
+		return fmt.Errorf("bolt: compact: close: %w", err)
+	}
+	renameErr := os.Rename(tmp, path)
+	if renameErr == nil {
+		syncDir(filepath.Dir(path))
+	}
+	// Reopen whichever file is in place now: the compacted one, or the
+	// untouched original if the rename failed.
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("bolt: compact: reopen %s: %w", path, err)
+	}
+	db.b = b
+	if renameErr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("bolt: compact: %w", renameErr)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable; best effort.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
 
 // Ping reports whether the database answers a read transaction.
 func (db *DB) Ping(ctx context.Context) error {
-	return db.db.View(func(tx *bbolt.Tx) error {
+	return db.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketTenants) == nil {
 			return errors.New("bolt: tenants bucket missing")
 		}
@@ -102,7 +189,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // not nil, learns the copy's exact length before writing starts.
 func (db *DB) Backup(w io.Writer, size func(int64)) (int64, error) {
 	var n int64
-	err := db.db.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		if size != nil {
 			size(tx.Size())
 		}
@@ -116,7 +203,7 @@ func (db *DB) Backup(w io.Writer, size func(int64)) (int64, error) {
 // Size is the size of the database file in bytes.
 func (db *DB) Size() int64 {
 	var n int64
-	_ = db.db.View(func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
+	_ = db.view(func(tx *bbolt.Tx) error { n = tx.Size(); return nil })
 	return n
 }
 
@@ -182,4 +269,15 @@ func bodyAD(clientKey, id string, version int) []byte {
 }
 func auditAD(clientKey string, seq uint64) []byte {
 	return seal.AD("audit", clientKey, fmt.Sprint(seq))
+}
+
+// PurgeExpiredTenants deletes every tenant uninstalled longer than
+// retention ago (by db.Now) and, when it deleted any, compacts the file so
+// their data is gone from disk. It returns the purged client keys.
+func (db *DB) PurgeExpiredTenants(ctx context.Context, retention time.Duration) ([]string, error) {
+	purged, err := db.PurgeUninstalled(ctx, db.Now().Add(-retention))
+	if err != nil || len(purged) == 0 {
+		return purged, err
+	}
+	return purged, db.Compact(ctx)
 }

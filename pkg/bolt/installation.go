@@ -26,7 +26,7 @@ func NewInstallationService(db *DB) *InstallationService { return &InstallationS
 // FindInstallation returns the installation with this client key.
 func (s *InstallationService) FindInstallation(ctx context.Context, clientKey string) (*secrets.Installation, error) {
 	var inst *secrets.Installation
-	err := s.db.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.view(func(tx *bbolt.Tx) error {
 		var err error
 		inst, err = s.db.installation(tx, clientKey)
 		return err
@@ -41,7 +41,7 @@ func (s *InstallationService) SaveInstallation(ctx context.Context, inst *secret
 	if inst.ClientKey == "" || !inst.Product.Valid() {
 		return secrets.Errorf(secrets.CodeInvalid, "An installation needs a client key and a product.")
 	}
-	return s.db.db.Update(func(tx *bbolt.Tx) error {
+	return s.db.update(func(tx *bbolt.Tx) error {
 		b, err := s.db.createTenant(tx, inst.ClientKey)
 		if err != nil {
 			return err
@@ -52,7 +52,7 @@ func (s *InstallationService) SaveInstallation(ctx context.Context, inst *secret
 
 // SetInstallationState records a lifecycle event.
 func (s *InstallationService) SetInstallationState(ctx context.Context, clientKey string, state secrets.State, at time.Time) error {
-	return s.db.db.Update(func(tx *bbolt.Tx) error {
+	return s.db.update(func(tx *bbolt.Tx) error {
 		inst, err := s.db.installation(tx, clientKey)
 		if err != nil {
 			return err
@@ -75,7 +75,7 @@ func (s *InstallationService) SetInstallationState(ctx context.Context, clientKe
 // ListInstallations returns every installation in client key order.
 func (s *InstallationService) ListInstallations(ctx context.Context) ([]*secrets.Installation, error) {
 	var out []*secrets.Installation
-	err := s.db.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTenants).ForEachBucket(func(k []byte) error {
 			inst, err := s.db.installation(tx, string(k))
 			if err != nil {
@@ -91,7 +91,7 @@ func (s *InstallationService) ListInstallations(ctx context.Context) ([]*secrets
 // DeleteInstallation removes a tenant and everything it owns, in one
 // DeleteBucket.
 func (s *InstallationService) DeleteInstallation(ctx context.Context, clientKey string) error {
-	err := s.db.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketTenants).DeleteBucket([]byte(clientKey)); err != nil {
 			if err == bbolt.ErrBucketNotFound {
 				return secrets.Errorf(secrets.CodeNotFound, "No such installation.")

@@ -76,7 +76,7 @@ type TenantStats struct {
 // open; Verify then says what is wrong.
 func (db *DB) TenantStats(ctx context.Context) ([]TenantStats, error) {
 	var out []TenantStats
-	err := db.db.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		tenants := tx.Bucket(bucketTenants)
 		return tenants.ForEachBucket(func(ck []byte) error {
 			if err := ctx.Err(); err != nil {
@@ -115,7 +115,7 @@ func (db *DB) TenantStats(ctx context.Context) ([]TenantStats, error) {
 // and may be retired. It reads only envelope headers, so it needs no key.
 func (db *DB) MasterKeyIDsInUse(ctx context.Context) (map[uint32]int, error) {
 	ids := map[uint32]int{}
-	err := db.db.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		tenants := tx.Bucket(bucketTenants)
 		return tenants.ForEachBucket(func(ck []byte) error {
 			if err := ctx.Err(); err != nil {
@@ -149,7 +149,7 @@ func (db *DB) RewrapTenantKeys(ctx context.Context, keyring *seal.Keyring) (int,
 	}
 	primary := keyring.PrimaryID()
 	n := 0
-	err := db.db.Update(func(tx *bbolt.Tx) error {
+	err := db.update(func(tx *bbolt.Tx) error {
 		n = 0
 		tenants := tx.Bucket(bucketTenants)
 		// Collected first: bbolt forbids changing a bucket while ForEach
@@ -208,7 +208,7 @@ func (db *DB) RewrapTenantKeys(ctx context.Context, keyring *seal.Keyring) (int,
 // would delete with the same before, without deleting anything.
 func (db *DB) UninstalledBefore(ctx context.Context, before time.Time) ([]string, error) {
 	var due []string
-	err := db.db.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		var err error
 		due, err = db.uninstalledBefore(ctx, tx, before)
 		return err
@@ -224,7 +224,7 @@ func (db *DB) UninstalledBefore(ctx context.Context, before time.Time) ([]string
 // too.
 func (db *DB) PurgeUninstalled(ctx context.Context, before time.Time) ([]string, error) {
 	var purged []string
-	err := db.db.Update(func(tx *bbolt.Tx) error {
+	err := db.update(func(tx *bbolt.Tx) error {
 		due, err := db.uninstalledBefore(ctx, tx, before)
 		if err != nil {
 			return err
@@ -290,7 +290,9 @@ func (db *DB) CheckStructure(ctx context.Context) (tenants int, err error) {
 // reads the freelist, which writers change, so in a database open for
 // writing it needs the write lock; the write transaction is rolled back.
 func (db *DB) checkTx(fn func(*bbolt.Tx) error) error {
-	tx, err := db.db.Begin(!db.db.IsReadOnly())
+	db.swap.RLock()
+	defer db.swap.RUnlock()
+	tx, err := db.b.Begin(!db.b.IsReadOnly())
 	if err != nil {
 		return err
 	}

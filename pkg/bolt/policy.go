@@ -9,7 +9,7 @@ import (
 // default when it has none.
 func (s *SecretService) policy(clientKey string) (secrets.Policy, error) {
 	p := s.Policy
-	err := s.db.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.view(func(tx *bbolt.Tx) error {
 		tb, err := tenantBucket(tx, clientKey)
 		if err != nil {
 			return secrets.Errorf(secrets.CodeUnauthorized, "This app is not active on your site.")

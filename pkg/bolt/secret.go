@@ -86,7 +86,7 @@ func (s *SecretService) ListSecrets(ctx context.Context, a secrets.Actor) ([]sec
 	now := s.db.Now()
 	var out []secrets.Secret
 	var expired []string
-	err := s.db.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.view(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -173,7 +173,7 @@ func (s *SecretService) CreateSecret(ctx context.Context, a secrets.Actor, in se
 	if rec.ExpiresAt.IsZero() && policy.DefaultExpiry > 0 {
 		rec.ExpiresAt = now.Add(policy.DefaultExpiry).UTC()
 	}
-	err = s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (s *SecretService) UnlockSecret(ctx context.Context, a secrets.Actor, id, p
 	var rec *secretRecord
 	var body []byte
 	var failures int
-	err = s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func (s *SecretService) UnlockSecret(ctx context.Context, a secrets.Actor, id, p
 			upgraded = &u
 		}
 	}
-	err = s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -329,7 +329,7 @@ func (s *SecretService) UpdateSecret(ctx context.Context, a secrets.Actor, id, u
 	}
 	defer clear(sess.dek)
 	var rec *secretRecord
-	err = s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -388,7 +388,7 @@ func (s *SecretService) ChangePassword(ctx context.Context, a secrets.Actor, id,
 		return err
 	}
 	var epoch int
-	err = s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -425,7 +425,7 @@ func (s *SecretService) DeleteSecret(ctx context.Context, a secrets.Actor, id, u
 		return err
 	}
 	defer clear(sess.dek)
-	err = s.db.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -451,7 +451,7 @@ func (s *SecretService) DeleteSecret(ctx context.Context, a secrets.Actor, id, u
 // container is not_found whatever token comes with it, exactly like a
 // missing one.
 func (s *SecretService) authorize(a secrets.Actor, id, unlockToken string, now time.Time) (*unlockSession, error) {
-	err := s.db.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.view(func(tx *bbolt.Tx) error {
 		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -484,7 +484,7 @@ func (s *SecretService) LockSecret(ctx context.Context, a secrets.Actor, id, unl
 	}
 	clear(sess.dek)
 	s.unlocks.remove(unlockToken)
-	return s.db.db.Update(func(tx *bbolt.Tx) error {
+	return s.db.update(func(tx *bbolt.Tx) error {
 		tb, err := tenantBucket(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -499,7 +499,7 @@ func (s *SecretService) SweepExpired(ctx context.Context) (int, error) {
 	now := s.db.Now()
 	s.unlocks.sweep(now)
 	due := map[string][]string{}
-	err := s.db.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTenants).ForEachBucket(func(ck []byte) error {
 			tb := tx.Bucket(bucketTenants).Bucket(ck)
 			return tb.Bucket(bucketSecrets).ForEach(func(id, _ []byte) error {
@@ -530,7 +530,7 @@ func (s *SecretService) SweepExpired(ctx context.Context) (int, error) {
 // deleteExpired deletes the given secrets if they are still expired.
 func (s *SecretService) deleteExpired(clientKey string, ids []string) error {
 	now := s.db.Now()
-	err := s.db.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.update(func(tx *bbolt.Tx) error {
 		tb, err := tenantBucket(tx, clientKey)
 		if err != nil {
 			return err
@@ -571,7 +571,7 @@ func (s *SecretService) deleteExpired(clientKey string, ids []string) error {
 func (s *SecretService) failedUnlock(a secrets.Actor, id string, policy secrets.Policy, failures int) error {
 	now := s.db.Now()
 	lockout := policy.LockoutFor(failures)
-	err := s.db.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.update(func(tx *bbolt.Tx) error {
 		tb, err := tenantBucket(tx, a.ClientKey)
 		if err != nil {
 			return err
@@ -601,7 +601,7 @@ func (s *SecretService) failedUnlock(a secrets.Actor, id string, policy secrets.
 // key derivation queue was full), so an overloaded server does not lock
 // users out.
 func (s *SecretService) undoAttempt(a secrets.Actor, id string, policy secrets.Policy) {
-	_ = s.db.db.Update(func(tx *bbolt.Tx) error {
+	_ = s.db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
