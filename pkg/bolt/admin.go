@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	bbolt "go.etcd.io/bbolt"
 )
@@ -90,34 +91,27 @@ func (as *AdminService) FindAllSecrets(ctx context.Context, clientKey string, q 
 
 // AdminDeleteSecret deletes a secret without its password.
 func (as *AdminService) AdminDeleteSecret(ctx context.Context, clientKey, adminAccountID, id string) error {
-	if !secrets.ValidSecretID(id) {
-		return notFound()
+	err := as.onSecret(clientKey, adminAccountID, id, secrets.EventAdminDeleted, deleteSecret)
+	if err == nil {
+		as.s.unlocks.revokeSecret(clientKey, id)
 	}
-	db := as.s.db
-	now := db.Now()
-	err := db.update(func(tx *bbolt.Tx) error {
-		tb, k, err := db.activeTenant(tx, clientKey)
-		if err != nil {
-			return err
-		}
-		rec, err := db.secretRecord(tx, tb, clientKey, id)
-		if err != nil {
-			return err
-		}
-		if err := deleteSecret(tb, k, rec); err != nil {
-			return err
-		}
-		return db.audit(tx, tb, clientKey, adminEvent(now, secrets.EventAdminDeleted, adminAccountID, rec))
-	})
-	if err != nil {
-		return err
-	}
-	as.s.unlocks.revokeSecret(clientKey, id)
-	return nil
+	return err
 }
 
 // ResetLockout forgets the failed attempts of every user on a secret.
 func (as *AdminService) ResetLockout(ctx context.Context, clientKey, adminAccountID, id string) error {
+	return as.onSecret(clientKey, adminAccountID, id, secrets.EventLockoutReset, func(tb *bbolt.Bucket, k *seal.TenantKey, rec *secretRecord) error {
+		err := tb.Bucket(bucketAttempts).DeleteBucket(k.MAC("attempts", rec.ID))
+		if err != nil && err != bbolt.ErrBucketNotFound {
+			return err
+		}
+		return nil
+	})
+}
+
+// onSecret runs an admin action on a secret of the site, whatever its
+// container, and audits it, in one transaction.
+func (as *AdminService) onSecret(clientKey, adminAccountID, id string, ev secrets.EventType, action func(*bbolt.Bucket, *seal.TenantKey, *secretRecord) error) error {
 	if !secrets.ValidSecretID(id) {
 		return notFound()
 	}
@@ -132,11 +126,10 @@ func (as *AdminService) ResetLockout(ctx context.Context, clientKey, adminAccoun
 		if err != nil {
 			return err
 		}
-		err = tb.Bucket(bucketAttempts).DeleteBucket(k.MAC("attempts", id))
-		if err != nil && err != bbolt.ErrBucketNotFound {
+		if err := action(tb, k, rec); err != nil {
 			return err
 		}
-		return db.audit(tx, tb, clientKey, adminEvent(now, secrets.EventLockoutReset, adminAccountID, rec))
+		return db.audit(tx, tb, clientKey, adminEvent(now, ev, adminAccountID, rec))
 	})
 }
 

@@ -103,19 +103,20 @@ type passwordRequest struct {
 	Password *string `json:"password"`
 }
 
-func (r passwordRequest) value() (string, error) {
-	if r.Password == nil {
+// bindPassword reads a {"password"} body.
+func bindPassword(c echo.Context) (string, error) {
+	var req passwordRequest
+	if err := bindJSON(c, limitSmallBody, &req); err != nil {
+		return "", err
+	}
+	if req.Password == nil {
 		return "", secrets.Errorf(secrets.CodeInvalid, "password is required.")
 	}
-	return *r.Password, nil
+	return *req.Password, nil
 }
 
 func (s *Server) unlockSecret(c echo.Context) error {
-	var req passwordRequest
-	if err := bindJSON(c, limitSmallBody, &req); err != nil {
-		return err
-	}
-	pw, err := req.value()
+	pw, err := bindPassword(c)
 	if err != nil {
 		return err
 	}
@@ -150,11 +151,7 @@ func (s *Server) updateSecret(c echo.Context) error {
 }
 
 func (s *Server) changePassword(c echo.Context) error {
-	var req passwordRequest
-	if err := bindJSON(c, limitSmallBody, &req); err != nil {
-		return err
-	}
-	pw, err := req.value()
+	pw, err := bindPassword(c)
 	if err != nil {
 		return err
 	}
