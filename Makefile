@@ -7,7 +7,7 @@ PKGS     := ./...
 # Race-detector tests take longer; the fuzz seeds always run as plain tests.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all run test build bench lint fuzz clean
+.PHONY: all run test browser build bench lint fuzz clean
 
 all: build
 
@@ -16,10 +16,30 @@ all: build
 run:
 	$(GO) run ./cmd/secretsd
 
-## test: vet, then every test (unit, contract, fuzz seed corpora) with the race detector.
-test:
+## test: vet, then every test (unit, contract, fuzz seed corpora, and the
+## browser tests in headless Chromium) with the race detector.
+test: browser
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+## browser: make sure the browser tests have Chromium: $$CHROMIUM if set, else
+## chromium on the PATH, else Debian's package installed with apt-get, which
+## needs root (CI runs as root).
+browser:
+	@if [ -n "$$CHROMIUM" ]; then \
+		[ -x "$$CHROMIUM" ] || { echo "browser: CHROMIUM=$$CHROMIUM is not an executable" >&2; exit 1; }; \
+	elif ! command -v chromium >/dev/null; then \
+		if ! command -v apt-get >/dev/null; then \
+			echo "browser: the browser tests need Chromium, and there is no apt-get to install it." >&2; \
+			echo "browser: install Chromium as chromium on the PATH, or set CHROMIUM=/path/to/chromium." >&2; \
+			exit 1; \
+		fi; \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "browser: installing Chromium with apt-get needs root: run sudo make browser" >&2; \
+			exit 1; \
+		fi; \
+		apt-get update && apt-get install -y --no-install-recommends chromium; \
+	fi
 
 ## build: static binaries in ./bin.
 build:
