@@ -45,9 +45,11 @@ browser:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
 
-## bench: Go benchmarks of the hot paths.
+## bench: Go benchmarks of the hot paths, then the load script: a real
+## secretsd on 127.0.0.1 flooded with 100 concurrent unlocks while listing.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+	$(GO) run ./cmd/secretsload
 
 ## lint: formatting and vet.
 lint:
