@@ -80,6 +80,7 @@ func TestAPIFlow(t *testing.T) {
 			ut2 := r.str("unlockToken")
 			wantAPI(t, h.api("PUT", "/api/secrets/"+id, token, map[string]any{"title": "x", "content": "stale", "version": 1}, "X-Unlock-Token", ut2), 409, "conflict")
 
+			wantAPI(t, h.api("PUT", "/api/secrets/"+id+"/password", token, map[string]string{"password": "short"}, "X-Unlock-Token", ut2), 400, "invalid")
 			wantAPI(t, h.api("PUT", "/api/secrets/"+id+"/password", token, map[string]string{"password": "battery staple"}, "X-Unlock-Token", ut2), 204, "")
 			wantAPI(t, h.api("POST", "/api/secrets/"+id+"/unlock", token, map[string]string{"password": "correct horse"}), 403, "wrong_password")
 			u = h.unlock(token, id, "battery staple")
@@ -263,4 +264,9 @@ func TestSessionRefresh(t *testing.T) {
 	if lr := h.api("GET", "/api/secrets", fresh, nil); !strings.Contains(lr.raw, id) {
 		t.Errorf("refreshed session lost its container: %s", lr.raw)
 	}
+	// Once the site uninstalls the app, a session can no longer be renewed.
+	if res := h.lifecycle(a, "uninstalled", a.payload("uninstalled"), installOpts{}); res.StatusCode != 204 {
+		t.Fatalf("uninstalled: %d", res.StatusCode)
+	}
+	wantAPI(t, h.api("POST", "/api/session/refresh", fresh, nil), 401, "unauthorized")
 }
