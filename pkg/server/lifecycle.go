@@ -172,14 +172,19 @@ func (s *Server) verifySignedInstall(c echo.Context, payload *connect.LifecycleP
 	}
 }
 
-// verifyHost checks a host-signed HS256 request with a computed qsh.
+// verifyHost checks a host-signed HS256 request with a computed qsh. A bad
+// token is 401; a failure to look the tenant up is ours, and a 503.
 func (s *Server) verifyHost(c echo.Context) (*connect.HostClaims, error) {
 	claims, err := s.host.VerifyRequest(c.Request().Context(), c.Request())
-	if err != nil {
+	switch {
+	case err == nil:
+		return claims, nil
+	case errors.Is(err, connect.ErrNoToken), errors.Is(err, connect.ErrInvalidToken), errors.Is(err, connect.ErrUnknownIssuer), errors.Is(err, connect.ErrBadQuery):
 		zerolog.Ctx(c.Request().Context()).Debug().Err(err).Msg("host token refused")
 		return nil, secrets.Errorf(secrets.CodeUnauthorized, "The request's token is not valid.")
+	default:
+		return nil, &secrets.Error{Code: secrets.CodeUnavailable, Message: "The request could not be verified right now. Try again.", Err: err}
 	}
-	return claims, nil
 }
 
 func (s *Server) appKey(p secrets.Product) string {
@@ -191,12 +196,15 @@ func (s *Server) appKey(p secrets.Product) string {
 
 // tenantSecret is the HostVerifier's lookup: the shared secret of an
 // installation that exists. Disabled and uninstalled tenants still verify
-// here so their enabled/installed callbacks work; module routes check the
-// state themselves.
+// here so their lifecycle callbacks work; module routes and the API check
+// the state themselves.
 func tenantSecret(ctx context.Context, installs secrets.InstallationService, clientKey string) ([]byte, error) {
 	inst, err := installs.FindInstallation(ctx, clientKey)
-	if err != nil {
+	if secrets.ErrorCode(err) == secrets.CodeNotFound {
 		return nil, connect.ErrUnknownIssuer
+	}
+	if err != nil {
+		return nil, err
 	}
 	return []byte(inst.SharedSecret), nil
 }

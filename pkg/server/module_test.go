@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-secrets/secrets/static"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -219,6 +220,19 @@ func TestModuleTokenRefused(t *testing.T) {
 			t.Fatalf("status %d, want 401", res.StatusCode)
 		}
 	})
+}
+
+func TestStaticAssets(t *testing.T) {
+	h := newHarness(t)
+	res := h.get(h.baseURL + "/static/" + static.Version + "/app.js")
+	if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("app.js: %d %q", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	for _, p := range []string{"/static/" + static.Version + "/", "/static/" + static.Version + "/page.html", "/static/old-version/app.js"} {
+		if res := h.get(h.baseURL + p); res.StatusCode != 404 {
+			t.Errorf("%s: %d, want 404", p, res.StatusCode)
+		}
+	}
 }
 
 func TestDescriptorsServed(t *testing.T) {

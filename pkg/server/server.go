@@ -204,6 +204,9 @@ func (s *Server) descriptor(body []byte) echo.HandlerFunc {
 func (s *Server) assets() echo.HandlerFunc {
 	files := http.StripPrefix("/static/"+static.Version+"/", http.FileServerFS(static.FS()))
 	return func(c echo.Context) error {
+		if strings.HasSuffix(c.Request().URL.Path, "/") {
+			return secrets.Errorf(secrets.CodeNotFound, "Not found.") // no directory listings
+		}
 		c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		files.ServeHTTP(c.Response(), c.Request())
 		return nil
