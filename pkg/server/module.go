@@ -11,6 +11,7 @@ import (
 	"github.com/connect-secrets/secrets/pkg/connect"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/static"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 )
 
@@ -46,7 +47,7 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 		label = truncateLabel(label)
 		token, _, err := s.sessions.Mint(connect.SessionClaims{
 			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr), Label: label,
-			RegisteredClaims: jwtSubject(claims.Subject),
+			RegisteredClaims: jwt.RegisteredClaims{Subject: claims.Subject}, // Mint fills in the rest
 		})
 		if err != nil {
 			return secrets.Internal(err)
