@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-secrets/secrets/pkg/sandbox"
+	"github.com/connect-secrets/secrets/pkg/server"
 	"github.com/connect-secrets/secrets/static"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
 )
 
 func TestModulePages(t *testing.T) {
@@ -242,6 +245,23 @@ func TestDescriptorsServed(t *testing.T) {
 		body := readBody(res)
 		if res.StatusCode != 200 || !strings.Contains(body, `"baseUrl": "`+h.baseURL+`"`) {
 			t.Errorf("%s descriptor: %d %s", p, res.StatusCode, body)
+		}
+	}
+}
+
+// TestSandboxOnlyInDev: even when a sandbox is passed in, nothing of it is
+// reachable unless the server runs in dev mode.
+func TestSandboxOnlyInDev(t *testing.T) {
+	h := newHarness(t, func(h *harness, d *server.Deps) {
+		sb, err := sandbox.New(sandbox.Config{BaseURL: h.baseURL, JiraKey: jiraKey, ConfluenceKey: confluenceKey, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Sandbox = sb
+	})
+	for _, p := range []string{"/dev/", "/dev/all.js", "/dev/jira/browse/DEV-1", "/dev/install-keys/x"} {
+		if res := h.get(h.baseURL + p); res.StatusCode != 404 {
+			t.Errorf("%s: %d outside dev mode, want 404", p, res.StatusCode)
 		}
 	}
 }
