@@ -213,16 +213,16 @@ func (s *SecretService) UnlockSecret(ctx context.Context, a secrets.Actor, id, p
 		return nil, secrets.Errorf(secrets.CodeInvalid, "The password must be 1 to %d bytes.", secrets.MaxPasswordLen)
 	}
 	now := s.db.Now()
-	policy, err := s.policy(a.ClientKey)
-	if err != nil {
-		return nil, err
-	}
+	var policy secrets.Policy
 	var rec *secretRecord
 	var body []byte
 	var failures int
-	err = s.db.update(func(tx *bbolt.Tx) error {
+	err := s.db.update(func(tx *bbolt.Tx) error {
 		tb, k, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
+			return err
+		}
+		if policy, err = s.policyIn(tx, tb, a.ClientKey); err != nil {
 			return err
 		}
 		rec, err = s.db.containerSecret(tx, tb, a, id)
@@ -318,20 +318,20 @@ func (s *SecretService) UpdateSecret(ctx context.Context, a secrets.Actor, id, u
 	if err := secrets.ValidateContent(in.Content); err != nil {
 		return nil, err
 	}
-	policy, err := s.policy(a.ClientKey)
-	if err != nil {
-		return nil, err
-	}
 	now := s.db.Now()
 	sess, err := s.authorize(a, id, unlockToken, now)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(sess.dek)
+	var policy secrets.Policy
 	var rec *secretRecord
 	err = s.db.update(func(tx *bbolt.Tx) error {
 		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
+			return err
+		}
+		if policy, err = s.policyIn(tx, tb, a.ClientKey); err != nil {
 			return err
 		}
 		rec, err = s.db.sessionSecret(tx, tb, a, id, sess, now)
@@ -447,10 +447,15 @@ func (s *SecretService) DeleteSecret(ctx context.Context, a secrets.Actor, id, u
 }
 
 // authorize returns the caller's unlock session for a secret in their
-// container. The secret is looked up first, so a secret of another tenant or
-// container is not_found whatever token comes with it, exactly like a
-// missing one.
+// container. A valid session was opened by this user in this container, so
+// no read is needed; the caller's transaction checks the secret again.
+// Without one, the secret is looked up to answer not_found for a secret of
+// another tenant or container, exactly like a missing one, before
+// unlock_required.
 func (s *SecretService) authorize(a secrets.Actor, id, unlockToken string, now time.Time) (*unlockSession, error) {
+	if sess := s.unlocks.get(unlockToken, a.ClientKey, a.AccountID, string(a.Container), id, now); sess != nil {
+		return sess, nil
+	}
 	err := s.db.view(func(tx *bbolt.Tx) error {
 		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
@@ -462,11 +467,7 @@ func (s *SecretService) authorize(a secrets.Actor, id, unlockToken string, now t
 	if err != nil {
 		return nil, err
 	}
-	sess := s.unlocks.get(unlockToken, a.ClientKey, a.AccountID, id, now)
-	if sess == nil {
-		return nil, unlockRequired()
-	}
-	return sess, nil
+	return nil, unlockRequired()
 }
 
 // LockSecret revokes the caller's unlock token. Locking is idempotent: a
@@ -485,7 +486,7 @@ func (s *SecretService) LockSecret(ctx context.Context, a secrets.Actor, id, unl
 	clear(sess.dek)
 	s.unlocks.remove(unlockToken)
 	return s.db.update(func(tx *bbolt.Tx) error {
-		tb, err := tenantBucket(tx, a.ClientKey)
+		tb, _, err := s.db.activeTenant(tx, a.ClientKey)
 		if err != nil {
 			return err
 		}
@@ -622,7 +623,7 @@ func (s *SecretService) undoAttempt(a secrets.Actor, id string, policy secrets.P
 func (s *SecretService) issueUnlock(a secrets.Actor, rec *secretRecord, dek []byte, content string, policy secrets.Policy, now time.Time) (*secrets.Unlocked, error) {
 	expires := now.Add(policy.UnlockTTL)
 	token, err := s.unlocks.add(&unlockSession{
-		clientKey: a.ClientKey, accountID: a.AccountID, secretID: rec.ID,
+		clientKey: a.ClientKey, accountID: a.AccountID, container: string(a.Container), secretID: rec.ID,
 		version: rec.Version, keyEpoch: rec.KeyEpoch,
 		dek: bytes.Clone(dek), expires: expires,
 	}, now)

@@ -19,6 +19,7 @@ import (
 // costs them a password and leaks nothing.
 type unlockSession struct {
 	clientKey, accountID, secretID string
+	container                      string // where the secret was unlocked
 	version                        int    // secret version the token was issued for
 	keyEpoch                       int    // password generation the token was issued under
 	dek                            []byte // the secret's data key; wiped on removal
@@ -66,9 +67,9 @@ func (u *unlockSessions) add(s *unlockSession, now time.Time) (string, error) {
 }
 
 // get returns a copy of the live session of token if it belongs to this
-// tenant, user and secret; nil otherwise. The DEK in the copy is a copy too,
-// which the caller wipes.
-func (u *unlockSessions) get(token, clientKey, accountID, secretID string, now time.Time) *unlockSession {
+// tenant, user, container and secret; nil otherwise. The DEK in the copy is
+// a copy too, which the caller wipes.
+func (u *unlockSessions) get(token, clientKey, accountID, container, secretID string, now time.Time) *unlockSession {
 	if token == "" || len(token) > 128 {
 		return nil
 	}
@@ -83,7 +84,7 @@ func (u *unlockSessions) get(token, clientKey, accountID, secretID string, now t
 		u.removeLocked(h)
 		return nil
 	}
-	if !eq(s.clientKey, clientKey) || !eq(s.accountID, accountID) || !eq(s.secretID, secretID) {
+	if !eq(s.clientKey, clientKey) || !eq(s.accountID, accountID) || !eq(s.container, container) || !eq(s.secretID, secretID) {
 		return nil
 	}
 	c := *s
