@@ -151,9 +151,13 @@ export class Api {
     return withLockAt(res);
   }
 
-  /** changePassword sets a new password for the secret. */
+  /**
+   * changePassword sets a new password for the secret → unlockToken,
+   * expiresAt, lockAt: the old password's tokens (this one too) are dead.
+   */
   async changePassword(id, unlockToken, password) {
-    await this.#t.request('PUT', `${secretPath(id)}/password`, { unlockToken, body: { password } });
+    const res = await this.#t.request('PUT', `${secretPath(id)}/password`, { unlockToken, body: { password } });
+    return withLockAt(res);
   }
 
   /** deleteSecret removes the secret. */

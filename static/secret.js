@@ -357,7 +357,8 @@ export class SecretItem {
       const res = await this.#run(() => this.#ctx.api.changePassword(this.id, this.#unlock.unlockToken, password));
       if (!res.ok) return;
       pair.clear();
-      this.#showUnlocked();
+      // The new password came with a new unlock token; keep the content.
+      this.#open({ ...res.value, content: this.#unlock.content });
       this.#message.show('Password changed.', { tone: 'success', clearAfter: 6000 });
       this.#focusButton('Change password');
     });

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
-	"github.com/connect-secrets/secrets/pkg/seal"
 )
 
 func runBackup(ctx context.Context, c *cli, args []string) error {
@@ -152,7 +151,7 @@ func copyOnline(ctx context.Context, client *http.Client, u string, w io.Writer)
 // bbolt's consistent snapshot, not a byte copy of the file, and needs no
 // key: nothing is opened.
 func copyOffline(path string, w io.Writer) (int64, error) {
-	db, err := bolt.OpenReadOnly(path, new(seal.Keyring))
+	db, err := bolt.OpenReadOnly(path)
 	if errors.Is(err, bolt.ErrInUse) {
 		return 0, fmt.Errorf("%w; secretsd is running: back up online, without --offline", err)
 	}
@@ -166,7 +165,7 @@ func copyOffline(path string, w io.Writer) (int64, error) {
 // checkBackup opens the copy read-only, runs bbolt's page check and counts
 // the tenants. It needs no key.
 func checkBackup(ctx context.Context, path string) (int, error) {
-	db, err := bolt.OpenReadOnly(path, new(seal.Keyring))
+	db, err := bolt.OpenReadOnly(path)
 	if err != nil {
 		return 0, fmt.Errorf("the copy does not open: %w", err)
 	}

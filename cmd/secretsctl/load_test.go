@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
@@ -22,7 +23,7 @@ import (
 func TestBackupUnderWriteLoad(t *testing.T) {
 	f := newFixture(t)
 	db := f.open(t, f.keyFile)
-	svc := bolt.NewSecretService(db, f.kdf, secrets.DefaultPolicy())
+	svc := db
 	srv := httptest.NewServer(server.OpsHandler(server.OpsDeps{Ready: db.Ping, Backup: db.Backup, Logger: zerolog.Nop()}))
 	defer srv.Close()
 
@@ -75,12 +76,12 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restored, err := bolt.Open(out, kr)
+	rdb, err := bolt.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer restored.Close()
-	rsvc := bolt.NewSecretService(restored, f.kdf, secrets.DefaultPolicy())
+	defer rdb.Close()
+	rsvc := engine.New(rdb, kr, f.kdf, secrets.DefaultPolicy())
 	present := 0
 	for i, s := range written {
 		u, err := rsvc.UnlockSecret(ctx, s.actor, s.id, password)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
@@ -58,8 +59,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	db := f.open(t, f.keyFile)
-	installs := bolt.NewInstallationService(db)
-	svc := bolt.NewSecretService(db, f.kdf, secrets.DefaultPolicy())
+	installs := db
+	svc := db
 	now := time.Now().UTC()
 	for _, tc := range []struct {
 		clientKey   string
@@ -104,16 +105,17 @@ var ctx = context.Background()
 
 // open opens the database for writing with the keyring in keyFile, as
 // secretsd does at start, and closes it with the test.
-func (f *fixture) open(t *testing.T, keyFile string) *bolt.DB {
+func (f *fixture) open(t *testing.T, keyFile string) *database {
 	t.Helper()
 	kr, err := seal.LoadKeyringFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(f.data, kr)
+	bdb, err := bolt.Open(f.data)
 	if err != nil {
 		t.Fatal(err)
 	}
+	db := &database{DB: bdb, Engine: engine.New(bdb, kr, f.kdf, secrets.DefaultPolicy())}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -124,7 +126,7 @@ func (f *fixture) unlockAll(t *testing.T, keyFile string) {
 	t.Helper()
 	db := f.open(t, keyFile)
 	defer db.Close()
-	svc := bolt.NewSecretService(db, f.kdf, secrets.DefaultPolicy())
+	svc := db
 	for _, s := range f.secrets {
 		u, err := svc.UnlockSecret(ctx, s.actor, s.id, password)
 		if err != nil {
@@ -316,7 +318,7 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := run(t, f.env(), "verify", "--master-key-file", other)
-	r.want(t, 1, "TENANT", "tenant-a  key", "tenant key does not open with the master keyring", "4 problems")
+	r.want(t, 1, "TENANT", "tenant-a  tenant/key", "tenant key does not open with the master keyring", "4 problems")
 	if !strings.Contains(r.stderr, "4 problems found") {
 		t.Errorf("stderr %q", r.stderr)
 	}

@@ -46,13 +46,14 @@ that nothing wraps a new tenant key meanwhile.`)
 		return fmt.Errorf("key %d is the primary key, which wraps new tenant keys; rotate first (secretsctl rotate-master-key), then retire it", keyID)
 	}
 
-	db, err := bolt.OpenReadOnly(st.data, kr)
+	bdb, err := bolt.OpenReadOnly(st.data)
 	if errors.Is(err, bolt.ErrInUse) {
 		return fmt.Errorf("%w; this command needs secretsd stopped", err)
 	}
 	if err != nil {
 		return err
 	}
+	db := newDatabase(bdb, kr)
 	defer db.Close()
 	inUse, err := checkKeyring(ctx, db, kr, keyPath)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"slices"
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/seal"
+	"github.com/connect-secrets/secrets/pkg/secrets"
 )
 
 // storeFlags are the flags that locate the database and its master keyring,
@@ -39,8 +41,20 @@ func (s *storeFlags) keyring() (*seal.Keyring, error) {
 	return seal.LoadKeyringFile(s.keyringPath())
 }
 
+// database is an open bbolt file with the engine over it: the file's own
+// operations (Close, CheckStructure, Compact) and the engine's maintenance
+// (TenantStats, Verify, RewrapTenantKeys, PurgeUninstalled …).
+type database struct {
+	*bolt.DB
+	*engine.Engine
+}
+
+func newDatabase(db *bolt.DB, kr *seal.Keyring) *database {
+	return &database{DB: db, Engine: engine.New(db, kr, nil, secrets.DefaultPolicy())}
+}
+
 // openReadOnly opens --data for reading with the keyring.
-func (s *storeFlags) openReadOnly() (*bolt.DB, *seal.Keyring, error) {
+func (s *storeFlags) openReadOnly() (*database, *seal.Keyring, error) {
 	kr, err := s.keyring()
 	if err != nil {
 		return nil, nil, err
@@ -50,12 +64,15 @@ func (s *storeFlags) openReadOnly() (*bolt.DB, *seal.Keyring, error) {
 }
 
 // openReadOnly is bolt.OpenReadOnly with advice when secretsd holds the file.
-func openReadOnly(path string, kr *seal.Keyring) (*bolt.DB, error) {
-	db, err := bolt.OpenReadOnly(path, kr)
+func openReadOnly(path string, kr *seal.Keyring) (*database, error) {
+	db, err := bolt.OpenReadOnly(path)
 	if errors.Is(err, bolt.ErrInUse) {
 		return nil, fmt.Errorf("%w; stop secretsd, or take a backup ('secretsctl backup --out FILE') and pass --data FILE", err)
 	}
-	return db, err
+	if err != nil {
+		return nil, err
+	}
+	return newDatabase(db, kr), nil
 }
 
 // openWritable opens --data for writing, for the commands that change it. A
@@ -63,8 +80,8 @@ func openReadOnly(path string, kr *seal.Keyring) (*bolt.DB, error) {
 // file (a mistyped --data must not "rotate" an empty new database), refuses
 // a file that is not a Secrets database, and tells a running secretsd apart
 // from other failures.
-func (s *storeFlags) openWritable(kr *seal.Keyring) (*bolt.DB, error) {
-	probe, err := bolt.OpenReadOnly(s.data, kr)
+func (s *storeFlags) openWritable(kr *seal.Keyring) (*database, error) {
+	probe, err := bolt.OpenReadOnly(s.data)
 	if errors.Is(err, bolt.ErrInUse) {
 		return nil, fmt.Errorf("%w; this command needs secretsd stopped", err)
 	}
@@ -74,7 +91,11 @@ func (s *storeFlags) openWritable(kr *seal.Keyring) (*bolt.DB, error) {
 	if err := probe.Close(); err != nil {
 		return nil, err
 	}
-	return bolt.Open(s.data, kr)
+	db, err := bolt.Open(s.data)
+	if err != nil {
+		return nil, err
+	}
+	return newDatabase(db, kr), nil
 }
 
 // checkKeyring refuses a keyring that is not this database's before a key
@@ -82,7 +103,7 @@ func (s *storeFlags) openWritable(kr *seal.Keyring) (*bolt.DB, error) {
 // tenant key must be in it, and it must open every tenant's records: ids
 // alone prove little, since every single-key keyring has id 1. It returns
 // how many tenant keys each id wraps.
-func checkKeyring(ctx context.Context, db *bolt.DB, kr *seal.Keyring, keyPath string) (map[uint32]int, error) {
+func checkKeyring(ctx context.Context, db *database, kr *seal.Keyring, keyPath string) (map[uint32]int, error) {
 	inUse, err := db.MasterKeyIDsInUse(ctx)
 	if err != nil {
 		return nil, err

@@ -7,11 +7,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/engine"
 )
 
 // tenantJSON is one line of `tenants --json`. It is the tool's own contract,
-// kept apart from bolt.TenantStats so that storage can change without
+// kept apart from engine.TenantStats so that storage can change without
 // breaking scripts.
 type tenantJSON struct {
 	ClientKey     string    `json:"clientKey"`
@@ -63,7 +63,7 @@ are never shown. Needs secretsd stopped, or --data pointing at a backup.`)
 	return printTenants(c, stats)
 }
 
-func printTenants(c *cli, stats []bolt.TenantStats) error {
+func printTenants(c *cli, stats []engine.TenantStats) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT KEY\tPRODUCT\tSTATE\tSECRETS\tAUDIT EVENTS\tINSTALLED\tUNINSTALLED AT")
 	for _, s := range stats {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/engine"
 )
 
 func runVerify(ctx context.Context, c *cli, args []string) error {
@@ -34,6 +34,10 @@ use when it was taken. Needs secretsd stopped when --data is its database.`)
 	if err != nil {
 		return err
 	}
+	// The engine checks every record; the file's page structure is bbolt's.
+	if _, err := db.CheckStructure(ctx); err != nil {
+		r.Problems = append([]engine.VerifyProblem{{Reason: "bbolt page check failed (damaged or truncated file)"}}, r.Problems...)
+	}
 	if len(r.Problems) > 0 {
 		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TENANT\tRECORD\tPROBLEM")
@@ -59,7 +63,7 @@ use when it was taken. Needs secretsd stopped when --data is its database.`)
 
 // recordPath names where a problem is inside its tenant, e.g.
 // "secrets/<id>" or "meta".
-func recordPath(p bolt.VerifyProblem) string {
+func recordPath(p engine.VerifyProblem) string {
 	var parts []string
 	for _, s := range []string{p.Bucket, p.Key} {
 		if s != "" {

@@ -20,10 +20,13 @@ import (
 // environment equivalents (a flag wins over its variable). Every default runs
 // on a laptop.
 type Config struct {
-	Addr           string
-	OpsAddr        string
-	BaseURL        string
-	Data           string
+	Addr    string
+	OpsAddr string
+	BaseURL string
+	Data    string
+	// Store is the storage URL: bolt://<path> (default: bolt:// + Data) or
+	// postgres://… for many replicas.
+	Store          string
 	MasterKeyFile  string
 	InstallKeysURL string
 	// InstallKeysURLSet is true when the operator chose InstallKeysURL; in
@@ -64,7 +67,8 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.Addr, "addr", "SECRETS_ADDR", ":8080", "public listen address")
 	str(&c.OpsAddr, "ops-addr", "SECRETS_OPS_ADDR", "127.0.0.1:9090", "operations listen address (health, metrics, backup); keep it private")
 	str(&c.BaseURL, "base-url", "SECRETS_BASE_URL", "http://localhost:8080", "public base URL of the app, as hosts reach it")
-	str(&c.Data, "data", "SECRETS_DATA", "./data/secrets.db", "database file")
+	str(&c.Data, "data", "SECRETS_DATA", "./data/secrets.db", "database file (the default bolt:// store; dev mode keeps its master key beside it)")
+	str(&c.Store, "store", "SECRETS_STORE", "", "storage URL: bolt://<path> or postgres://user@host/db (default: bolt:// and --data)")
 	str(&c.MasterKeyFile, "master-key-file", "SECRETS_MASTER_KEY_FILE", "", "master keyring file (required outside dev mode; dev generates one next to the database)")
 	str(&c.InstallKeysURL, "install-keys-url", "SECRETS_INSTALL_KEYS_URL", "https://connect-install-keys.atlassian.com", "where Atlassian's signed-install public keys are fetched")
 	var hosts, dev, budget, unlockTTL, retention string
@@ -89,6 +93,13 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Visit(func(f *flag.Flag) { c.InstallKeysURLSet = c.InstallKeysURLSet || f.Name == "install-keys-url" })
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	if c.Store == "" {
+		c.Store = "bolt://" + c.Data
+	}
+	if !strings.HasPrefix(c.Store, "bolt://") && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		return c, errors.New("--store must be bolt://<path> or postgres://…")
 	}
 
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,8 +23,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/connect-secrets/secrets/pkg/backend"
 	"github.com/connect-secrets/secrets/pkg/bolt"
 	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/sandbox"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/server"
@@ -68,12 +71,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.KDFMemoryBudget + 64<<20)
 	}
-	db, err := bolt.Open(cfg.Data, keyring)
+	st, err := backend.Open(ctx, cfg.Store, backend.Options{})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := db.Close(); err != nil {
+		if err := st.Close(); err != nil {
 			log.Error().Err(err).Msg("close database")
 		}
 	}()
@@ -81,16 +84,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	installs := bolt.NewInstallationService(db)
-	secretSvc := bolt.NewSecretService(db, kdf, cfg.Policy)
+	eng := engine.New(st, keyring, kdf, cfg.Policy)
+	sessionKey, err := eng.SessionKey(ctx)
+	if err != nil {
+		return fmt.Errorf("session key: %w", err)
+	}
+	if err := eng.EnsureExpiryIndex(ctx); err != nil {
+		return fmt.Errorf("expiry index: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg, server.MetricSources{
 		KDF: func() (int64, int64, uint64, time.Duration) {
 			st := kdf.Stats()
 			return st.Waiting, st.Running, st.Completed, st.WaitTotal
 		},
-		DBSize:        db.Size,
-		Installations: installs,
+		DBSize:        dbSize(st),
+		Installations: eng,
 	})
 
 	installKeysURL, allowedHosts := cfg.InstallKeysURL, cfg.AllowedHosts
@@ -114,12 +123,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
 		VendorName: "Secrets", VendorURL: cfg.BaseURL,
 	}, server.Deps{
-		Installations: installs,
-		Secrets:       secretSvc,
-		Admin:         bolt.NewAdminService(secretSvc),
+		Installations: eng,
+		Secrets:       eng,
+		Admin:         eng,
 		Admins:        &connect.AdminChecker{},
 		InstallKeys:   connect.NewInstallKeys(installKeysURL, nil),
-		SessionKey:    keyring.DeriveKey("session-v1"),
+		SessionKey:    sessionKey,
 		Logger:        log,
 		Sandbox:       sandboxMounter(sb),
 		Metrics:       metrics,
@@ -139,7 +148,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	ops := &http.Server{
 		Handler: server.OpsHandler(server.OpsDeps{
-			Ready: db.Ping, Backup: db.Backup, Logger: log,
+			Ready: st.Ping, Backup: backupOf(st), Logger: log,
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -157,7 +166,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(pl) }()
 	go func() { errc <- ops.Serve(ol) }()
-	go janitor(ctx, db, secretSvc, cfg.Retention, log)
+	go janitor(ctx, eng, st.Bolt, cfg.Retention, log)
 
 	log.Info().Str("addr", pl.Addr().String()).Str("ops_addr", ol.Addr().String()).
 		Str("base_url", cfg.BaseURL).Bool("dev", cfg.Dev).Msg("secretsd listening")
@@ -214,9 +223,12 @@ func sandboxMounter(sb *sandbox.Sandbox) interface{ Mount(*echo.Echo) } {
 	return sb
 }
 
-// janitor runs once a minute: it deletes expired secrets and unlock
-// sessions, and the data of tenants uninstalled longer ago than retention.
-func janitor(ctx context.Context, db *bolt.DB, svc *bolt.SecretService, retention time.Duration, log zerolog.Logger) {
+// janitor runs once a minute on whichever replica holds the janitor lease:
+// it deletes expired secrets, stale revocations, and the data of tenants
+// uninstalled longer ago than retention. A bbolt file is compacted after a
+// purge, so the purged data leaves the disk.
+func janitor(ctx context.Context, eng *engine.Engine, db *bolt.DB, retention time.Duration, log zerolog.Logger) {
+	holder := janitorHolder()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -224,18 +236,46 @@ func janitor(ctx context.Context, db *bolt.DB, svc *bolt.SecretService, retentio
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := svc.SweepExpired(ctx); err != nil {
-				log.Error().Err(err).Msg("sweep expired secrets")
-			} else if n > 0 {
-				log.Info().Int("deleted", n).Msg("expired secrets deleted")
-			}
-			purged, err := db.PurgeExpiredTenants(ctx, retention)
+			r, err := eng.RunJanitor(ctx, holder, 50*time.Second, retention)
 			if err != nil {
-				log.Error().Err(err).Msg("purge uninstalled tenants")
+				log.Error().Err(err).Msg("janitor")
 			}
-			for _, ck := range purged {
+			if r.Expired > 0 {
+				log.Info().Int("deleted", r.Expired).Msg("expired secrets deleted")
+			}
+			for _, ck := range r.Purged {
 				log.Info().Str("client_key", ck).Msg("uninstalled tenant purged after retention")
+			}
+			if len(r.Purged) > 0 && db != nil {
+				if err := db.Compact(ctx); err != nil {
+					log.Error().Err(err).Msg("compact after purge")
+				}
 			}
 		}
 	}
+}
+
+// janitorHolder names this process in the janitor lease.
+func janitorHolder() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
+// dbSize reports the bbolt file's size; other stores report none.
+func dbSize(st *backend.Opened) func() int64 {
+	if st.Bolt == nil {
+		return nil
+	}
+	return st.Bolt.Size
+}
+
+// backupOf is the ops listener's hot copy: a bbolt file can stream one;
+// PostgreSQL is backed up with its own tools (deploy/README.md).
+func backupOf(st *backend.Opened) func(io.Writer, func(int64)) (int64, error) {
+	if st.Bolt == nil {
+		return nil
+	}
+	return st.Bolt.Backup
 }

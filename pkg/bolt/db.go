@@ -1,19 +1,20 @@
-// Package bolt stores the Secrets app's data in one bbolt file and implements
-// the service interfaces of pkg/secrets on top of it.
+// Package bolt is the embedded default backend: pkg/store on one bbolt file.
 //
-// Every value that says anything about a tenant's users or content is sealed
-// (pkg/seal) with that tenant's key before it is written, with its location
-// bound as associated data; the tenant key itself is stored wrapped by the
-// master keyring, which never enters the file. Index keys are keyed MACs, so
-// the file reveals neither issue, page nor account ids.
+// It stores the bytes the engine gives it and knows no business rule: every
+// value arrives sealed by pkg/engine and every index key as a keyed MAC, so
+// the file reveals neither content nor issue, page or account ids. The master
+// keyring never reaches this package.
 //
-// Public methods open a transaction (View for reads, Update for writes) and
-// call small helpers that take the *bbolt.Tx; bytes are copied out before a
-// transaction ends.
+// bbolt allows one writer at a time, so every Update is serializable by
+// construction and is never retried here; one process owns the file (a second
+// one fails at Open with ErrInUse). For many replicas use pkg/postgres.
+//
+// Beyond the contract it offers what only a file can: a consistent hot copy
+// (Backup), compaction after a purge (Compact) and a page-level check
+// (CheckStructure).
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,67 +22,73 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/connect-secrets/secrets/pkg/seal"
-	"github.com/connect-secrets/secrets/pkg/secrets"
 	bbolt "go.etcd.io/bbolt"
 )
 
-// DB is the open database with the master keyring that unlocks it.
+// ErrInUse is returned (wrapped) by Open and OpenReadOnly when another
+// process, such as a running secretsd, holds the database file.
+var ErrInUse = errors.New("bolt: the database is in use by another process")
+
+// DB is an open database file.
 type DB struct {
 	// swap guards b: every transaction holds it for reading; Compact holds
 	// it for writing while it replaces the file.
-	swap    sync.RWMutex
-	b       *bbolt.DB
-	keyring atomic.Pointer[seal.Keyring] // swapped by RewrapTenantKeys
+	swap sync.RWMutex
+	b    *bbolt.DB
 
-	// Now is the clock; tests replace it.
+	// Now is the clock of leases; tests replace it.
 	Now func() time.Time
-
-	mu         sync.RWMutex
-	tenantKeys map[string]cachedTenantKey // unwrapped tenant keys, by client key
-}
-
-// cachedTenantKey is an unwrapped tenant key with the wrapped bytes it came
-// from. A cache entry is used only while the stored bytes are the same, so a
-// purged and re-installed tenant (a new key) can never be served a stale one,
-// whatever the order of transactions.
-type cachedTenantKey struct {
-	wrapped []byte
-	key     *seal.TenantKey
-}
-
-// newDB wraps an open bbolt handle.
-func newDB(b *bbolt.DB, keyring *seal.Keyring) *DB {
-	db := &DB{b: b, Now: time.Now, tenantKeys: map[string]cachedTenantKey{}}
-	db.keyring.Store(keyring)
-	return db
 }
 
 // Open opens (creating if needed) the database at path, with 0600
-// permissions, and creates the top-level buckets. It fails fast if another
-// process holds the file.
-func Open(path string, keyring *seal.Keyring) (*DB, error) {
-	if keyring == nil {
-		return nil, errors.New("bolt: a keyring is required")
-	}
+// permissions, creates the top-level buckets and converts an older layout.
+// It fails after 2 s with ErrInUse if another process holds the file.
+func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: create data directory: %w", err)
 	}
 	b, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (stop the other secretsd, or give this one another --store)", ErrInUse, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	if err := b.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketTenants)
-		return err
+	if err := b.Update(prepare); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bolt: prepare %s: %w", path, err)
+	}
+	return &DB{b: b, Now: time.Now}, nil
+}
+
+// OpenReadOnly opens a database file (e.g. a backup) for reading only. It
+// never creates or changes the file, so a mistyped path is an error rather
+// than a new empty database. It takes a shared lock and fails after 2 s with
+// ErrInUse if a writer holds the file. Writes fail with store.ErrReadOnly.
+// A file in an older layout must be opened for writing once first.
+func OpenReadOnly(path string) (*DB, error) {
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrInUse, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	if err := b.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketTenants) == nil {
+			return fmt.Errorf("bolt: %s is a bbolt file but not a Secrets database (no tenants bucket)", path)
+		}
+		if v := readLayout(tx); v != layoutVersion {
+			return fmt.Errorf("bolt: %s has layout version %d; open it with secretsd (or any secretsctl command that writes) once to convert it to %d", path, v, layoutVersion)
+		}
+		return nil
 	}); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("bolt: create buckets: %w", err)
+		return nil, err
 	}
-	return newDB(b, keyring), nil
+	return &DB{b: b, Now: time.Now}, nil
 }
 
 // Close closes the database file. Pending transactions finish first.
@@ -109,6 +116,9 @@ func (db *DB) view(fn func(*bbolt.Tx) error) error {
 func (db *DB) update(fn func(*bbolt.Tx) error) error {
 	db.swap.RLock()
 	defer db.swap.RUnlock()
+	if db.b.IsReadOnly() {
+		return errReadOnly
+	}
 	return db.b.Update(fn)
 }
 
@@ -207,77 +217,57 @@ func (db *DB) Size() int64 {
 	return n
 }
 
-// tenantBucket returns the bucket of a tenant, or a not_found error.
-func tenantBucket(tx *bbolt.Tx, clientKey string) (*bbolt.Bucket, error) {
-	b := tx.Bucket(bucketTenants).Bucket([]byte(clientKey))
+// CheckStructure runs bbolt's page-level consistency check (every page
+// reachable exactly once or free, keys in order) and counts the tenants. It
+// reads no sealed value and needs no key: it tells a torn or truncated copy
+// from a whole one; whether the records open is Verify's job. The error, if
+// any, quotes bbolt's first finding, which names pages and keys, never
+// values.
+func (db *DB) CheckStructure(ctx context.Context) (tenants int, err error) {
+	err = db.checkTx(func(tx *bbolt.Tx) error {
+		n, first := checkPages(tx)
+		if n > 0 {
+			return fmt.Errorf("bolt: page check: %d problems, the first: %v", n, first)
+		}
+		tenants = countKeys(tx.Bucket(bucketTenants))
+		return ctx.Err()
+	})
+	return tenants, err
+}
+
+// checkTx runs fn in a transaction in which bbolt's tx.Check is safe. Check
+// reads the freelist, which writers change, so in a database open for
+// writing it needs the write lock; the write transaction is rolled back.
+func (db *DB) checkTx(fn func(*bbolt.Tx) error) error {
+	db.swap.RLock()
+	defer db.swap.RUnlock()
+	tx, err := db.b.Begin(!db.b.IsReadOnly())
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// checkPages runs tx.Check to the end and returns how many problems it found
+// and the first.
+func checkPages(tx *bbolt.Tx) (n int, first error) {
+	for err := range tx.Check() {
+		if n == 0 {
+			first = err
+		}
+		n++
+	}
+	return n, first
+}
+func countKeys(b *bbolt.Bucket) int {
 	if b == nil {
-		return nil, secrets.Errorf(secrets.CodeNotFound, "No such installation.")
+		return 0
 	}
-	return b, nil
-}
-
-// tenantKey returns the unwrapped key of a tenant, from the cache when the
-// stored wrapped key is the one the cache entry came from, or by unwrapping
-// it. Unwrapping is the only master-key operation on the request path.
-func (db *DB) tenantKey(tx *bbolt.Tx, clientKey string) (*seal.TenantKey, error) {
-	b, err := tenantBucket(tx, clientKey)
-	if err != nil {
-		return nil, err
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
 	}
-	wrapped := b.Get(keyTenant)
-	if wrapped == nil {
-		return nil, secrets.Internal(fmt.Errorf("bolt: tenant %q has no key", clientKey))
-	}
-	db.mu.RLock()
-	c, ok := db.tenantKeys[clientKey]
-	db.mu.RUnlock()
-	if ok && bytes.Equal(c.wrapped, wrapped) {
-		return c.key, nil
-	}
-	raw, err := db.keyring.Load().Open(wrapped, tenantKeyAD(clientKey))
-	if err != nil {
-		return nil, secrets.Internal(fmt.Errorf("bolt: unwrap tenant key: %w", err))
-	}
-	defer clear(raw)
-	k, err := seal.NewTenantKey(raw)
-	if err != nil {
-		return nil, secrets.Internal(err)
-	}
-	db.mu.Lock()
-	db.tenantKeys[clientKey] = cachedTenantKey{wrapped: bytes.Clone(wrapped), key: k}
-	db.mu.Unlock()
-	return k, nil
-}
-
-func (db *DB) forgetTenantKey(clientKey string) {
-	db.mu.Lock()
-	delete(db.tenantKeys, clientKey)
-	db.mu.Unlock()
-}
-
-// Associated data for each kind of sealed value: the value's location, so a
-// value copied to another key, bucket or tenant no longer opens.
-func tenantKeyAD(clientKey string) []byte { return seal.AD("tenant-key", clientKey) }
-func metaAD(clientKey string) []byte      { return seal.AD("meta", clientKey) }
-func settingsAD(clientKey string) []byte  { return seal.AD("settings", clientKey) }
-func secretAD(clientKey, id string) []byte {
-	return seal.AD("secret", clientKey, id)
-}
-func dekAD(clientKey, id string) []byte { return seal.AD("dek", clientKey, id) }
-func bodyAD(clientKey, id string, version int) []byte {
-	return seal.AD("body", clientKey, id, fmt.Sprint(version))
-}
-func auditAD(clientKey string, seq uint64) []byte {
-	return seal.AD("audit", clientKey, fmt.Sprint(seq))
-}
-
-// PurgeExpiredTenants deletes every tenant uninstalled longer than
-// retention ago (by db.Now) and, when it deleted any, compacts the file so
-// their data is gone from disk. It returns the purged client keys.
-func (db *DB) PurgeExpiredTenants(ctx context.Context, retention time.Duration) ([]string, error) {
-	purged, err := db.PurgeUninstalled(ctx, db.Now().Add(-retention))
-	if err != nil || len(purged) == 0 {
-		return purged, err
-	}
-	return purged, db.Compact(ctx)
+	return n
 }

@@ -50,6 +50,7 @@ type LifecyclePayload struct {
 	ServerVersion  string `json:"serverVersion"`
 	PluginsVersion string `json:"pluginsVersion"`
 	OAuthClientID  string `json:"oauthClientId"`
+	CloudID        string `json:"cloudId,omitempty"` // stable site id (recent hosts send it)
 }
 
 // ParseLifecycle decodes and validates a lifecycle payload from at most

@@ -10,6 +10,9 @@ const (
 	EventAdminDeleted  EventType = "admin_deleted"
 	EventLockoutReset  EventType = "lockout_reset"
 	EventPolicyChanged EventType = "policy_changed"
+	// EventGuessingSuspected: failed unlocks of one secret came from
+	// several accounts; the admin page raises it as an alert.
+	EventGuessingSuspected EventType = "guessing_suspected"
 )
 
 // SecretInfo is what a site admin sees of a secret: where it lives and how
@@ -21,6 +24,9 @@ type SecretInfo struct {
 	LastUnlockedAt time.Time // zero: never
 	FailedAttempts int       // failures currently counted, over all users
 	Locked         bool      // some user is locked out right now
+	// FailingAccounts is how many accounts failed to unlock it recently;
+	// several means someone may be guessing with more than one account.
+	FailingAccounts int
 }
 
 // SecretQuery selects and pages the secrets of a site.
@@ -72,6 +78,8 @@ func (p Policy) Validate() error {
 		return Errorf(CodeInvalid, "The longest lockout must be at least the first and at most 7 days.")
 	case p.UnlockTTL < time.Minute || p.UnlockTTL > 24*time.Hour:
 		return Errorf(CodeInvalid, "The unlock time must be 1 minute to 24 hours.")
+	case p.MaxSecretsPerContainer < 0 || p.MaxSecretsPerContainer > MaxSecretsPerContainerCap:
+		return Errorf(CodeInvalid, "The most secrets in one place must be 1 to %d (0 for the default, %d).", MaxSecretsPerContainerCap, DefaultMaxSecretsPerContainer)
 	case p.DefaultExpiry != 0 && (p.DefaultExpiry < time.Hour || p.DefaultExpiry > 5*365*24*time.Hour):
 		return Errorf(CodeInvalid, "The default expiry must be off or 1 hour to 5 years.")
 	}

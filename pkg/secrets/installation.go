@@ -52,6 +52,24 @@ type Installation struct {
 	// SignedAt is the issue time of the signed install that wrote this
 	// record. An install signed earlier is a replay and is refused.
 	SignedAt time.Time
+	// CloudID is Atlassian's stable id of the site, when the host sent it.
+	// It outlives re-installs, so an operator can find a site's data again.
+	CloudID string
+	// TokensValidFrom ends every session token and unlock issued before it:
+	// it moves forward at uninstall, and at an install that follows one.
+	TokensValidFrom time.Time
+}
+
+// SignedEvent is what the caller verified of a signed lifecycle callback
+// (Connect's installed and uninstalled): when its token was issued, when it
+// expires, and digests of the token and of the body it came with. The
+// registry orders events by IssuedAt and recognises a retried request by
+// its digests.
+type SignedEvent struct {
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	TokenID   [32]byte // SHA-256 of the token
+	BodyHash  [32]byte // SHA-256 of the request body
 }
 
 // InstallationService is the tenant registry.
@@ -65,8 +83,25 @@ type InstallationService interface {
 	// before calling; the store does not judge authenticity.
 	SaveInstallation(ctx context.Context, inst *Installation) error
 
+	// Install applies a verified signed install, deciding inside one
+	// transaction: a new client key creates the tenant; an existing one is
+	// replaced only by a token issued strictly later than the stored one
+	// (CodeUnauthorized otherwise) for the same product (CodeForbidden); the
+	// very same token with the very same body again changes nothing. A token
+	// seen before with another body is refused. It returns the record as it
+	// was before, or nil for a first install.
+	Install(ctx context.Context, inst *Installation, ev SignedEvent) (prev *Installation, err error)
+
+	// Uninstall applies a verified signed uninstall of product p: refused
+	// (CodeUnauthorized) when its token was issued before the install on
+	// record, CodeForbidden for another product's tenant, CodeNotFound for no
+	// tenant. Tokens issued before it stop working.
+	Uninstall(ctx context.Context, clientKey string, p Product, ev SignedEvent) error
+
 	// SetInstallationState records a lifecycle event (enabled, disabled,
-	// uninstalled) at time at. CodeNotFound if there is no such installation.
+	// uninstalled) at time at. Enabled and disabled change nothing once the
+	// installation is uninstalled, whatever order the events arrive in.
+	// CodeNotFound if there is no such installation.
 	SetInstallationState(ctx context.Context, clientKey string, state State, at time.Time) error
 
 	// ListInstallations returns every installation, in client key order.

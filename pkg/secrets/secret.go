@@ -22,6 +22,10 @@ type Actor struct {
 	AccountID string    // Atlassian account id of the user
 	Container Container // issue or macro the session was opened for
 	Location  string    // human label of the container (issue key, page), for admins
+	// Since is when the verified session began (the page load). A session
+	// older than its installation's TokensValidFrom is refused; zero skips
+	// the check (operator tools, tests).
+	Since time.Time
 }
 
 // Secret is a secret's metadata: what anyone who can see the container may see.
@@ -70,6 +74,23 @@ type Policy struct {
 	LockoutMax       time.Duration // cap on a lockout
 	UnlockTTL        time.Duration // lifetime of an unlock token
 	DefaultExpiry    time.Duration // new secrets expire after this; 0: never
+	// MaxSecretsPerContainer caps the secrets of one issue or macro, so
+	// no panel load grows without bound; 0 means DefaultMaxSecretsPerContainer.
+	MaxSecretsPerContainer int
+}
+
+// Bounds of Policy.MaxSecretsPerContainer.
+const (
+	DefaultMaxSecretsPerContainer = 100
+	MaxSecretsPerContainerCap     = 500
+)
+
+// SecretsPerContainer is the effective cap on secrets per container.
+func (p Policy) SecretsPerContainer() int {
+	if p.MaxSecretsPerContainer <= 0 {
+		return DefaultMaxSecretsPerContainer
+	}
+	return p.MaxSecretsPerContainer
 }
 
 // DefaultPolicy is the policy of a site that has not set its own.
@@ -168,9 +189,12 @@ type SecretService interface {
 	// in.Version is not the current version.
 	UpdateSecret(ctx context.Context, a Actor, id, unlockToken string, in SecretUpdate) (*Unlocked, error)
 
-	// ChangePassword re-wraps the secret's data key under a new password. The
-	// content is not re-encrypted. CodeInvalid for a password the policy refuses.
-	ChangePassword(ctx context.Context, a Actor, id, unlockToken, password string) error
+	// ChangePassword draws a new data key, re-seals the content under it and
+	// wraps it with a key derived from the new password, so an old copy of
+	// the record and the old password open nothing written after. Every
+	// unlock token of the old password dies; the caller gets a fresh one.
+	// CodeInvalid for a password the policy refuses.
+	ChangePassword(ctx context.Context, a Actor, id, unlockToken, password string) (*Unlocked, error)
 
 	// DeleteSecret removes the secret.
 	DeleteSecret(ctx context.Context, a Actor, id, unlockToken string) error

@@ -155,10 +155,13 @@ func (s *Server) changePassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.secrets.ChangePassword(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c), pw); err != nil {
+	u, err := s.secrets.ChangePassword(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c), pw)
+	if err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	// The old password's unlock tokens are dead, the caller's included:
+	// hand back one for the new password, so the form stays unlocked.
+	return c.JSON(http.StatusOK, map[string]any{"unlockToken": u.UnlockToken, "expiresAt": u.ExpiresAt.UTC()})
 }
 
 func (s *Server) deleteSecret(c echo.Context) error {

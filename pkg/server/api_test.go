@@ -81,7 +81,14 @@ func TestAPIFlow(t *testing.T) {
 			wantAPI(t, h.api("PUT", "/api/secrets/"+id, token, map[string]any{"title": "x", "content": "stale", "version": 1}, "X-Unlock-Token", ut2), 409, "conflict")
 
 			wantAPI(t, h.api("PUT", "/api/secrets/"+id+"/password", token, map[string]string{"password": "short"}, "X-Unlock-Token", ut2), 400, "invalid")
-			wantAPI(t, h.api("PUT", "/api/secrets/"+id+"/password", token, map[string]string{"password": "battery staple"}, "X-Unlock-Token", ut2), 204, "")
+			r = h.api("PUT", "/api/secrets/"+id+"/password", token, map[string]string{"password": "battery staple"}, "X-Unlock-Token", ut2)
+			wantAPI(t, r, 200, "")
+			// The change hands back a token for the new password; the old
+			// password's token (the caller's included) is dead.
+			if r.str("unlockToken") == "" || r.str("unlockToken") == ut2 {
+				t.Fatalf("password change: %s", r.raw)
+			}
+			wantAPI(t, h.api("PUT", "/api/secrets/"+id, token, map[string]any{"title": "x", "content": "y", "version": 2}, "X-Unlock-Token", ut2), 403, "unlock_required")
 			wantAPI(t, h.api("POST", "/api/secrets/"+id+"/unlock", token, map[string]string{"password": "correct horse"}), 403, "wrong_password")
 			u = h.unlock(token, id, "battery staple")
 			if u.str("content") != "new body" {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
 	"github.com/connect-secrets/secrets/pkg/connect"
+	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
@@ -58,18 +59,20 @@ func rsaKeys(tb testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 // harness is a running server on loopback with a local key server standing
 // in for connect-install-keys.atlassian.com.
 type harness struct {
-	t         testing.TB
-	srv       *httptest.Server
-	baseURL   string
-	keys      *httptest.Server
-	keyHits   atomic.Int64
-	keysDown  atomic.Bool
-	db        *bolt.DB
-	installs  *bolt.InstallationService
-	secretSvc *bolt.SecretService
-	now       time.Time
-	client    *http.Client
-	host      *fakeHost
+	t        testing.TB
+	srv      *httptest.Server
+	baseURL  string
+	keys     *httptest.Server
+	keyHits  atomic.Int64
+	keysDown atomic.Bool
+	db       *bolt.DB
+	installs *engine.Engine
+	// lastIssuedAt is the iat of the last signed lifecycle callback.
+	lastIssuedAt int64
+	secretSvc    *engine.Engine
+	now          time.Time
+	client       *http.Client
+	host         *fakeHost
 }
 
 // newHarness starts the server; opts adjust its dependencies.
@@ -101,7 +104,7 @@ func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.db, err = bolt.Open(filepath.Join(t.TempDir(), "secrets.db"), kr)
+	h.db, err = bolt.Open(filepath.Join(t.TempDir(), "secrets.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +113,8 @@ func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.installs = bolt.NewInstallationService(h.db)
-	h.secretSvc = bolt.NewSecretService(h.db, kdf, secrets.DefaultPolicy())
+	h.installs = engine.New(h.db, kr, kdf, secrets.DefaultPolicy())
+	h.secretSvc = h.installs
 
 	h.host = newFakeHost(t)
 
@@ -123,7 +126,7 @@ func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 	deps := server.Deps{
 		Installations: h.installs,
 		Secrets:       h.secretSvc,
-		Admin:         bolt.NewAdminService(h.secretSvc),
+		Admin:         h.secretSvc,
 		Admins:        &connect.AdminChecker{Client: h.host.client()},
 		InstallKeys:   connect.NewInstallKeys(h.keys.URL, nil),
 		SessionKey:    bytes.Repeat([]byte{7}, 32),
@@ -227,7 +230,7 @@ func (h *harness) lifecycle(tn tenant, event string, payload map[string]any, o i
 	}
 	tok := jwt.NewWithClaims(o.method, jwt.MapClaims{
 		"iss": o.iss, "aud": o.aud, "qsh": o.qsh,
-		"iat": time.Now().Unix(), "exp": o.exp.Unix(), "sub": "connect:" + tn.clientKey,
+		"iat": h.nextIssuedAt(), "exp": o.exp.Unix(), "sub": "connect:" + tn.clientKey,
 	})
 	if !o.noKid {
 		tok.Header["kid"] = o.kid
@@ -251,6 +254,14 @@ func (h *harness) lifecycle(tn tenant, event string, payload map[string]any, o i
 
 // install installs tn with a valid signed install and fails the test
 // otherwise.
+// nextIssuedAt is the iat of the next signed callback: now, but always later
+// than the last one, as a real host's installs are (the registry accepts a
+// re-install only when it is signed strictly later than the stored one).
+func (h *harness) nextIssuedAt() int64 {
+	h.lastIssuedAt = max(time.Now().Unix(), h.lastIssuedAt+1)
+	return h.lastIssuedAt
+}
+
 func (h *harness) install(tn tenant) {
 	h.t.Helper()
 	res := h.lifecycle(tn, "installed", tn.payload("installed"), installOpts{})

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
@@ -20,30 +21,18 @@ const limitLifecycleBody = 64 << 10
 // installed handles the signed `installed` callback: the first install, and
 // every repeat (upgrade, secret rotation, site rename). Only a payload signed
 // by Atlassian's install key for this very request creates or replaces a
-// tenant, and never one signed before the stored one.
+// tenant; the registry decides, in one transaction, whether it is newer than
+// the one on record or the very same request again.
 func (s *Server) installed(p secrets.Product) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		payload, err := s.readLifecycle(c, p, "installed")
+		payload, body, err := s.readLifecycle(c, p, "installed")
 		if err != nil {
 			return err
 		}
-		claims, err := s.verifySignedInstall(c, payload)
+		ev, err := s.verifySignedInstall(c, payload, body)
 		if err != nil {
 			return err
-		}
-		prev, err := s.installs.FindInstallation(ctx, payload.ClientKey)
-		if err != nil && secrets.ErrorCode(err) != secrets.CodeNotFound {
-			return err
-		}
-		signedAt := claims.IssuedAt
-		if prev != nil {
-			if prev.Product != p {
-				return secrets.Errorf(secrets.CodeForbidden, "This client key belongs to another product.")
-			}
-			if signedAt == nil || signedAt.Time.Before(prev.SignedAt) {
-				return secrets.Errorf(secrets.CodeUnauthorized, "This install is older than the one on record.")
-			}
 		}
 		now := s.now()
 		inst := &secrets.Installation{
@@ -51,15 +40,11 @@ func (s *Server) installed(p secrets.Product) echo.HandlerFunc {
 			SharedSecret: payload.SharedSecret, BaseURL: payload.BaseURL, DisplayURL: payload.DisplayURL,
 			Description: payload.Description, ServerVersion: payload.ServerVersion,
 			PluginsVersion: payload.PluginsVersion, OAuthClientID: payload.OAuthClientID,
-			State: secrets.StateInstalled, InstalledAt: now, UpdatedAt: now,
+			CloudID: payload.CloudID,
+			State:   secrets.StateInstalled, InstalledAt: now, UpdatedAt: now,
 		}
-		if signedAt != nil {
-			inst.SignedAt = signedAt.Time
-		}
-		if prev != nil {
-			inst.InstalledAt = prev.InstalledAt
-		}
-		if err := s.installs.SaveInstallation(ctx, inst); err != nil {
+		prev, err := s.installs.Install(ctx, inst, ev)
+		if err != nil {
 			return err
 		}
 		zerolog.Ctx(ctx).Info().Str("client_key", inst.ClientKey).Str("product", string(p)).
@@ -69,18 +54,21 @@ func (s *Server) installed(p secrets.Product) echo.HandlerFunc {
 }
 
 // uninstalled handles the signed `uninstalled` callback. The tenant's data is
-// kept (for the retention period); its tokens stop working at once.
+// kept (for the retention period); its tokens stop working at once. The
+// registry refuses another product's tenant and an uninstall signed before
+// the install on record (a replay after a re-install).
 func (s *Server) uninstalled(p secrets.Product) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		payload, err := s.readLifecycle(c, p, "uninstalled")
+		payload, body, err := s.readLifecycle(c, p, "uninstalled")
 		if err != nil {
 			return err
 		}
-		if _, err := s.verifySignedInstall(c, payload); err != nil {
+		ev, err := s.verifySignedInstall(c, payload, body)
+		if err != nil {
 			return err
 		}
-		err = s.installs.SetInstallationState(ctx, payload.ClientKey, secrets.StateUninstalled, s.now())
+		err = s.installs.Uninstall(ctx, payload.ClientKey, p, ev)
 		if err != nil && secrets.ErrorCode(err) != secrets.CodeNotFound {
 			return err
 		}
@@ -94,7 +82,7 @@ func (s *Server) uninstalled(p secrets.Product) echo.HandlerFunc {
 func (s *Server) stateChanged(p secrets.Product, state secrets.State) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		payload, err := s.readLifecycle(c, p, string(state))
+		payload, _, err := s.readLifecycle(c, p, string(state))
 		if err != nil {
 			return err
 		}
@@ -112,12 +100,11 @@ func (s *Server) stateChanged(p secrets.Product, state secrets.State) echo.Handl
 		if inst.Product != p {
 			return secrets.Errorf(secrets.CodeForbidden, "This client key belongs to another product.")
 		}
-		// disabled and uninstalled may arrive out of order; an uninstalled
-		// tenant stays uninstalled until a signed install.
-		if inst.State != secrets.StateUninstalled {
-			if err := s.installs.SetInstallationState(ctx, payload.ClientKey, state, s.now()); err != nil {
-				return err
-			}
+		// disabled and uninstalled may arrive out of order; the registry
+		// keeps an uninstalled tenant uninstalled, deciding in the same
+		// transaction as the write.
+		if err := s.installs.SetInstallationState(ctx, payload.ClientKey, state, s.now()); err != nil {
+			return err
 		}
 		zerolog.Ctx(ctx).Info().Str("client_key", payload.ClientKey).Str("state", string(state)).Msg("lifecycle")
 		return c.NoContent(http.StatusNoContent)
@@ -128,22 +115,26 @@ func (s *Server) stateChanged(p secrets.Product, state secrets.State) echo.Handl
 // for this product, and a site URL on the allow-list. The body is restored
 // for the signature check, which does not read it (qsh covers method, path
 // and query only).
-func (s *Server) readLifecycle(c echo.Context, p secrets.Product, event string) (*connect.LifecyclePayload, error) {
+func (s *Server) readLifecycle(c echo.Context, p secrets.Product, event string) (*connect.LifecyclePayload, [32]byte, error) {
+	var digest [32]byte
 	r := c.Request()
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limitLifecycleBody))
 	if err != nil {
-		return nil, secrets.Errorf(secrets.CodeTooLarge, "The lifecycle payload is too large.")
+		return nil, digest, secrets.Errorf(secrets.CodeTooLarge, "The lifecycle payload is too large.")
 	}
 	defer clear(body)
+	// The install token does not cover the body, so the registry tells a
+	// retried request from a replay with another body by this digest.
+	digest = sha256.Sum256(body)
 	payload, err := connect.ParseLifecycle(bytes.NewReader(body), s.cfg.Dev)
 	if err != nil {
-		return nil, secrets.Errorf(secrets.CodeInvalid, "The lifecycle payload is not valid.")
+		return nil, digest, secrets.Errorf(secrets.CodeInvalid, "The lifecycle payload is not valid.")
 	}
 	if payload.EventType != event {
-		return nil, secrets.Errorf(secrets.CodeInvalid, "The payload is for another lifecycle event.")
+		return nil, digest, secrets.Errorf(secrets.CodeInvalid, "The payload is for another lifecycle event.")
 	}
 	if want := s.appKey(p); payload.Key != want {
-		return nil, secrets.Errorf(secrets.CodeInvalid, "The payload is for another app.")
+		return nil, digest, secrets.Errorf(secrets.CodeInvalid, "The payload is for another app.")
 	}
 	for _, raw := range []string{payload.BaseURL, payload.DisplayURL} {
 		if raw == "" {
@@ -151,24 +142,32 @@ func (s *Server) readLifecycle(c echo.Context, p secrets.Product, event string) 
 		}
 		u, err := url.Parse(raw)
 		if err != nil || !connect.HostAllowed(u.Hostname(), s.cfg.AllowedHosts) {
-			return nil, secrets.Errorf(secrets.CodeForbidden, "This site's host is not allowed.")
+			return nil, digest, secrets.Errorf(secrets.CodeForbidden, "This site's host is not allowed.")
 		}
 	}
-	return payload, nil
+	return payload, digest, nil
 }
 
-// verifySignedInstall checks the RS256 install signature. A key server that
-// cannot be reached is 503, so the host retries; a bad token is 401.
-func (s *Server) verifySignedInstall(c echo.Context, payload *connect.LifecyclePayload) (*connect.HostClaims, error) {
+// verifySignedInstall checks the RS256 install signature and returns what
+// the registry needs to order the event. A key server that cannot be reached
+// is 503, so the host retries; a bad token is 401.
+func (s *Server) verifySignedInstall(c echo.Context, payload *connect.LifecyclePayload, body [32]byte) (secrets.SignedEvent, error) {
 	claims, err := s.install.VerifyInstall(c.Request().Context(), c.Request(), payload.ClientKey)
 	switch {
 	case err == nil:
-		return claims, nil
+		if claims.IssuedAt == nil || claims.ExpiresAt == nil {
+			return secrets.SignedEvent{}, secrets.Errorf(secrets.CodeUnauthorized, "The install signature is not valid.")
+		}
+		token, _ := connect.TokenFromRequest(c.Request())
+		return secrets.SignedEvent{
+			IssuedAt: claims.IssuedAt.Time, ExpiresAt: claims.ExpiresAt.Time,
+			TokenID: sha256.Sum256([]byte(token)), BodyHash: body,
+		}, nil
 	case errors.Is(err, connect.ErrKeyUnavailable):
-		return nil, &secrets.Error{Code: secrets.CodeUnavailable, Message: "The install signing key could not be fetched. Try again.", Err: err}
+		return secrets.SignedEvent{}, &secrets.Error{Code: secrets.CodeUnavailable, Message: "The install signing key could not be fetched. Try again.", Err: err}
 	default:
 		zerolog.Ctx(c.Request().Context()).Info().Err(err).Msg("signed install refused")
-		return nil, secrets.Errorf(secrets.CodeUnauthorized, "The install signature is not valid.")
+		return secrets.SignedEvent{}, secrets.Errorf(secrets.CodeUnauthorized, "The install signature is not valid.")
 	}
 }
 

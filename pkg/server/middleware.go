@@ -115,7 +115,10 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if ctr != secrets.AdminContainer && string(ctr.Product()) != claims.Product {
 			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
 		}
-		c.Set(actorKey, secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label})
+		c.Set(actorKey, secrets.Actor{
+			ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label,
+			Since: time.Unix(claims.Origin, 0),
+		})
 		c.Set(sessionClaimsKey, claims)
 		c.Set(sessionTokenKey, token)
 		return next(c)

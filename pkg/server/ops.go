@@ -47,6 +47,11 @@ func OpsHandler(d OpsDeps) http.Handler {
 		mux.Handle("GET /metrics", d.Metrics)
 	}
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		if d.Backup == nil {
+			// PostgreSQL: back up with the database's own tools.
+			http.Error(w, "this store has no file to copy: back it up with pg_dump (deploy/README.md)", http.StatusNotFound)
+			return
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", `attachment; filename="secrets.db"`)
 		n, err := d.Backup(w, func(size int64) {

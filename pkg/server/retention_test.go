@@ -14,8 +14,16 @@ import (
 func TestUninstallRetention(t *testing.T) {
 	h := newHarness(t)
 	now := time.Now()
-	h.db.Now = func() time.Time { return now }
 	ctx := context.Background()
+	h.installs.Now = func() time.Time { return now }
+	// purge is what the janitor does after retention: erase, then compact.
+	purge := func() ([]string, error) {
+		purged, err := h.installs.PurgeUninstalled(ctx, now.Add(-30*24*time.Hour))
+		if err == nil && len(purged) > 0 {
+			err = h.db.Compact(ctx)
+		}
+		return purged, err
+	}
 	tn := jiraTenant("leaving")
 	stay := jiraTenant("staying")
 	h.install(tn)
@@ -33,7 +41,7 @@ func TestUninstallRetention(t *testing.T) {
 	// Within retention nothing is purged, and a signed re-install restores
 	// access to the same data.
 	now = now.Add(29 * 24 * time.Hour)
-	if purged, err := h.db.PurgeExpiredTenants(ctx, 30*24*time.Hour); err != nil || len(purged) != 0 {
+	if purged, err := purge(); err != nil || len(purged) != 0 {
 		t.Fatalf("purged within retention: %v %v", purged, err)
 	}
 	h.install(tn)
@@ -47,7 +55,7 @@ func TestUninstallRetention(t *testing.T) {
 		t.Fatalf("uninstalled: %d", res.StatusCode)
 	}
 	now = now.Add(30*24*time.Hour + time.Second)
-	purged, err := h.db.PurgeExpiredTenants(ctx, 30*24*time.Hour)
+	purged, err := purge()
 	if err != nil || len(purged) != 1 || purged[0] != tn.clientKey {
 		t.Fatalf("purge: %v %v", purged, err)
 	}
