@@ -59,9 +59,11 @@ $(FORGE_STAMP): forge/package.json forge/package-lock.json
 ## from SECRETS_BASE_URL, SECRETS_FORGE_JIRA_APP_ID,
 ## SECRETS_FORGE_CONFLUENCE_APP_ID, SECRETS_FORGE_REGION_URLS and
 ## SECRETS_FORGE_LICENSING (README: Install on Jira / Confluence Cloud).
+## Atlassian's manifest validator (@forge/manifest) checks both at the end.
 forge: forge-deps
 	node forge/build.mjs
 	$(GO) run ./descriptor/forgeapp -out forge/build
+	node forge/validate-manifest.mjs forge/build/jira forge/build/confluence
 
 ## build: static binaries in ./bin.
 build:

@@ -175,13 +175,24 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 				t.Errorf("%s = %+v", p.adminType, admin)
 			}
 			trig := one(t, got, "trigger")
-			if trig.Key != "lifecycle" || trig.Endpoint != "lifecycle" ||
+			if trig.Key == "" || trig.Endpoint != "lifecycle" ||
 				!slices.Equal(trig.Events, []string{"avi:forge:installed:app", "avi:forge:upgraded:app"}) {
 				t.Errorf("trigger = %+v", trig)
 			}
 			pre := one(t, got, "preUninstall")
-			if pre.Key != "pre-uninstall" || pre.Endpoint != "pre-uninstall" {
+			if pre.Key == "" || pre.Endpoint != "pre-uninstall" {
 				t.Errorf("preUninstall = %+v", pre)
+			}
+
+			// Forge wants module keys unique across every module type.
+			keys := map[string]string{}
+			for typ, mods := range got.Modules {
+				for _, mod := range mods {
+					if other, dup := keys[mod.Key]; dup {
+						t.Errorf("module key %q is used by %s and %s", mod.Key, other, typ)
+					}
+					keys[mod.Key] = typ
+				}
 			}
 
 			endpoints := map[string]module{}

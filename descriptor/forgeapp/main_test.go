@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,5 +87,33 @@ func TestRefusesBadConfig(t *testing.T) {
 		if err := run(append([]string{"-out", t.TempDir()}, args...), io.Discard); err == nil {
 			t.Errorf("run %v succeeded", args)
 		}
+	}
+}
+
+// Both apps pass Atlassian's manifest validator (@forge/manifest, what
+// `forge lint` checks the manifest with), run by forge/validate-manifest.mjs.
+// Needs Node.js and forge/node_modules (make test installs them); skipped
+// without them locally, a failure in CI.
+func TestManifestsPassForgeValidator(t *testing.T) {
+	skip := t.Skipf
+	if os.Getenv("CI") != "" {
+		skip = t.Fatalf
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skip("no node on the PATH (make test installs what it needs)")
+	}
+	if _, err := os.Stat("../../forge/node_modules/@forge/manifest"); err != nil {
+		skip("forge/node_modules is not installed: run make forge-deps")
+	}
+	out := t.TempDir()
+	args := []string{"-out", out, "-base-url", "https://s.example.com", "-jira-app-id", jiraID, "-confluence-app-id", confID,
+		"-region-urls", "EU=https://eu.s.example.com,US=https://us.s.example.com"}
+	if err := run(args, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, "../../forge/validate-manifest.mjs", filepath.Join(out, "jira"), filepath.Join(out, "confluence"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("Forge's manifest validator refused a manifest: %v\n%s", err, b)
 	}
 }
