@@ -56,6 +56,7 @@ func TestParseLifecycle(t *testing.T) {
 		ServerVersion:  "100238",
 		PluginsVersion: "1001.0.0-SNAPSHOT",
 		OAuthClientID:  "Z2lzdC5naXRodWIuY29t",
+		CloudID:        "3f4d2c1b-aaaa-bbbb-cccc-ddddeeeeffff",
 	}
 	if *p != want {
 		t.Errorf("got %+v\nwant %+v", *p, want)
