@@ -19,6 +19,21 @@ import (
 //go:embed forge-jira.yml.tmpl forge-confluence.yml.tmpl forge-common.yml.tmpl
 var forgeFiles embed.FS
 
+// The module and endpoint keys of the Forge manifests. The server checks
+// the first three against a FIT's app.module.key (UI and admin calls) and
+// the endpoint keys against the platform's own calls (core:endpoint), so
+// these constants are the one place they are named.
+const (
+	ForgeIssuePanelKey        = "secrets-issue-panel"  // jira:issuePanel
+	ForgeMacroKey             = "secrets-macro"        // Confluence macro
+	ForgeAdminKey             = "secrets-admin"        // jira:adminPage, confluence:globalSettings
+	ForgeUIEndpoint           = "ui"                   // endpoint of every UI module's resolver
+	ForgeLifecycleEndpoint    = "lifecycle"            // endpoint of the installed/upgraded trigger
+	ForgePreUninstallEndpoint = "pre-uninstall"        // endpoint of the preUninstall hook
+	ForgeLifecycleRoute       = "/forge/lifecycle"     // route.path of the lifecycle endpoint
+	ForgePreUninstallRoute    = "/forge/pre-uninstall" // route.path of the pre-uninstall endpoint
+)
+
 // ForgeRegions are the keys a remote's baseUrl map may have besides
 // "default", in the order they are rendered.
 var ForgeRegions = []string{"EU", "US", "AU", "DE", "SG", "CA", "IN", "KR", "JP", "GB", "CH"}
@@ -118,6 +133,13 @@ type forgeData struct {
 
 type regionURL struct{ Region, URL string }
 
+// forgeKeys names the key constants for the templates.
+var forgeKeys = map[string]string{
+	"issuePanel": ForgeIssuePanelKey, "macro": ForgeMacroKey, "admin": ForgeAdminKey,
+	"uiEndpoint": ForgeUIEndpoint, "lifecycleEndpoint": ForgeLifecycleEndpoint, "preUninstallEndpoint": ForgePreUninstallEndpoint,
+	"lifecycleRoute": ForgeLifecycleRoute, "preUninstallRoute": ForgePreUninstallRoute,
+}
+
 var forgeTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	// yq writes a value as a double-quoted scalar. JSON strings are valid
 	// YAML double-quoted scalars, so no configured value can break out.
@@ -126,4 +148,11 @@ var forgeTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		return string(b), err
 	},
 	"resourceDir": ForgeResourceDir,
+	"key": func(name string) (string, error) {
+		k, ok := forgeKeys[name]
+		if !ok {
+			return "", fmt.Errorf("no Forge key %q", name)
+		}
+		return k, nil
+	},
 }).ParseFS(forgeFiles, "forge-*.yml.tmpl"))

@@ -131,13 +131,13 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	products := []struct {
-		name, appID, uiType, adminType string
-		yaml                           []byte
-		scopes                         []string
+		name, appID, uiType, uiKey, adminType string
+		yaml                                  []byte
+		scopes                                []string
 	}{
-		{"jira", testJiraAppID, "jira:issuePanel", "jira:adminPage", m.Jira,
+		{"jira", testJiraAppID, "jira:issuePanel", descriptor.ForgeIssuePanelKey, "jira:adminPage", m.Jira,
 			[]string{"read:app-user-token", "read:app-system-token", "read:jira-work"}},
-		{"confluence", testConfluenceAppID, "macro", "confluence:globalSettings", m.Confluence,
+		{"confluence", testConfluenceAppID, "macro", descriptor.ForgeMacroKey, "confluence:globalSettings", m.Confluence,
 			[]string{"read:app-user-token", "read:app-system-token", "read:page:confluence", "read:blogpost:confluence"}},
 	}
 	for _, p := range products {
@@ -164,6 +164,9 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 			}
 
 			ui := one(t, got, p.uiType)
+			if ui.Key != p.uiKey {
+				t.Errorf("%s key = %q, want %q", p.uiType, ui.Key, p.uiKey)
+			}
 			if ui.Resource != "ui" || ui.Resolver == nil || ui.Resolver.Endpoint != "ui" || ui.Title != "Secrets" || ui.Icon != "resource:ui;icon.svg" || ui.Key == "" {
 				t.Errorf("%s = %+v", p.uiType, ui)
 			}
@@ -171,6 +174,9 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 				t.Errorf("macro layout %q, description %q; want block and a description", ui.Layout, ui.Description)
 			}
 			admin := one(t, got, p.adminType)
+			if admin.Key != descriptor.ForgeAdminKey {
+				t.Errorf("%s key = %q, want %q", p.adminType, admin.Key, descriptor.ForgeAdminKey)
+			}
 			if admin.Resource != "admin" || admin.Resolver == nil || admin.Resolver.Endpoint != "ui" || admin.Title == "" || admin.Key == "" {
 				t.Errorf("%s = %+v", p.adminType, admin)
 			}
@@ -211,10 +217,10 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 			if e := endpoints["ui"]; e.Route != nil || !e.Auth["appUserToken"].Enabled || e.Auth["appSystemToken"].Enabled {
 				t.Errorf("endpoint ui = %+v: want no route, the user token, not the system token", e)
 			}
-			if e := endpoints["lifecycle"]; e.Route == nil || e.Route.Path != "/forge/lifecycle" || !e.Auth["appSystemToken"].Enabled {
+			if e := endpoints[descriptor.ForgeLifecycleEndpoint]; e.Route == nil || e.Route.Path != descriptor.ForgeLifecycleRoute || !e.Auth["appSystemToken"].Enabled {
 				t.Errorf("endpoint lifecycle = %+v", e)
 			}
-			if e := endpoints["pre-uninstall"]; e.Route == nil || e.Route.Path != "/forge/pre-uninstall" {
+			if e := endpoints[descriptor.ForgePreUninstallEndpoint]; e.Route == nil || e.Route.Path != descriptor.ForgePreUninstallRoute {
 				t.Errorf("endpoint pre-uninstall = %+v", e)
 			}
 
