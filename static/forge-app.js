@@ -4,9 +4,11 @@
 // The bundle built by forge/build.mjs calls startForge with @forge/bridge;
 // this module imports nothing that exists only in Forge, so it is an
 // ordinary ES module like the rest of static/. What differs from Connect:
-//   - the page is static (Atlassian hosts it): which module this is comes
-//     from <meta name="kind"> and <meta name="product">, written into each
-//     resource's index.html at build time, and never from the request;
+//   - the page is static (Atlassian hosts it): which product and module
+//     this is comes from view.getContext()'s extension.type, and from
+//     <meta name="kind"> and <meta name="product"> (written into each
+//     resource's index.html at build time) when the context does not name a
+//     module we know;
 //   - the user and the issue or page come from view.getContext(), for
 //     display only: the server takes them from the signed invocation token;
 //   - calls go through invokeRemote (ForgeTransport), which needs no session;
@@ -33,8 +35,6 @@ const MAX_LABEL_CHARS = 100;
  */
 export async function startForge(bridge) {
   const root = document.getElementById('app');
-  const kind = meta('kind');
-  const product = meta('product');
 
   // Theming is cosmetic: a bridge without it must not stop the app.
   try {
@@ -50,6 +50,10 @@ export async function startForge(bridge) {
     // Without a context the app still works: the server knows who and
     // where from the invocation token; only "you" and the label are lost.
   }
+
+  const known = moduleOf(context);
+  const kind = known ? known.kind : meta('kind');
+  const product = known ? known.product : meta('product');
 
   const host = new Host({ product, accountId: accountIdOf(context) });
   host.watchSize();
@@ -87,6 +91,25 @@ function meta(name) {
 function accountIdOf(context) {
   const id = context && context.accountId;
   return typeof id === 'string' ? id : '';
+}
+
+// MODULES maps the module types of our manifests (a context's
+// extension.type) to the product and the kind of page.
+const MODULES = new Map([
+  ['jira:issuePanel', { product: 'jira', kind: 'issue-panel' }],
+  ['jira:adminPage', { product: 'jira', kind: 'admin' }],
+  ['macro', { product: 'confluence', kind: 'macro' }],
+  ['confluence:globalSettings', { product: 'confluence', kind: 'admin' }],
+]);
+
+/**
+ * moduleOf returns {product, kind} for the module a context names, or null
+ * when it names none of ours. Display and routing in the page only: the
+ * server admits each call by the module in its signed token.
+ */
+export function moduleOf(context) {
+  const type = context && context.extension && context.extension.type;
+  return (typeof type === 'string' && MODULES.get(type)) || null;
 }
 
 /**

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { AdminApi } from '../../static/admin-api.js';
 import { Api, ApiError } from '../../static/api.js';
-import { labelOf } from '../../static/forge-app.js';
+import { labelOf, moduleOf } from '../../static/forge-app.js';
 import { FORGE_API, ForgeTransport } from '../../static/forge-transport.js';
 
 // fake returns an invokeRemote that records its inputs and answers with
@@ -127,4 +127,12 @@ test('the label comes from the issue key or the page id', () => {
   assert.equal(labelOf('confluence', { extension: { content: { id: '98765' } } }), 'Page 98765');
   assert.equal(labelOf('confluence', null), '');
   assert.equal(labelOf('jira', { extension: { issue: { key: 'K'.repeat(300) } } }).length, 100);
+});
+
+test('the module comes from the context when it names one of ours', () => {
+  assert.deepEqual(moduleOf({ extension: { type: 'jira:issuePanel' } }), { product: 'jira', kind: 'issue-panel' });
+  assert.deepEqual(moduleOf({ extension: { type: 'confluence:globalSettings' } }), { product: 'confluence', kind: 'admin' });
+  assert.deepEqual(moduleOf({ extension: { type: 'macro' } }), { product: 'confluence', kind: 'macro' });
+  assert.equal(moduleOf({ extension: { type: 'jira:issueGlance' } }), null);
+  assert.equal(moduleOf(null), null);
 });
