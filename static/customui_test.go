@@ -2,6 +2,7 @@ package static_test
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,4 +178,15 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The Custom UI build is for Forge frames only: Connect pages never load
+// it, so it is not among the assets served at /static/<Version>/ and does
+// not change Version.
+func TestCustomUIIsNotAConnectAsset(t *testing.T) {
+	for _, name := range []string{"customui", "customui/app.js", "customui/jira-ui.html"} {
+		if _, err := fs.Stat(static.FS(), name); err == nil {
+			t.Errorf("FS has %s", name)
+		}
+	}
 }
