@@ -296,7 +296,7 @@ func (s *Server) forgeTenant(ctx context.Context, inv *forge.Invocation, reactiv
 	if err := s.installs.SaveInstallation(ctx, next); err != nil {
 		return nil, err
 	}
-	zerolog.Ctx(ctx).Info().Str("client_key", key).Str("product", inv.Product).Bool("existed", inst != nil).Msg("forge installation saved")
+	zerolog.Ctx(ctx).Info().Str("product", inv.Product).Bool("existed", inst != nil).Msg("forge installation saved")
 	return next, nil
 }
 
