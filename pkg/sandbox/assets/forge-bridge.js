@@ -78,7 +78,7 @@
   // Report the document's height to the sandbox page whenever it changes.
   let last = -1;
   function report() {
-    const h = Math.ceil(document.documentElement.scrollHeight);
+    const h = Math.ceil(document.documentElement.getBoundingClientRect().height);
     if (h === last) return;
     last = h;
     window.parent.postMessage({ type: 'secrets-forge:resize', frame: frame, height: h }, window.location.origin);
