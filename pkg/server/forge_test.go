@@ -735,3 +735,24 @@ func TestConnectClientKeyInForgeNamespaceRefused(t *testing.T) {
 		t.Error("forge: tenant created by Connect")
 	}
 }
+
+func TestConnectHostTokenForForgeTenantRefused(t *testing.T) {
+	f := newForgeHarness(t)
+	in := f.jiraInstall()
+	if r := f.call("POST", "/forge/lifecycle", f.mint(in, endpoint(lifecycleKey)), "", nil); r.status != http.StatusNoContent {
+		t.Fatal(r.raw)
+	}
+	// A Forge tenant has no shared secret; an HS256 token naming it, signed
+	// with the empty secret or anything else, opens no module page.
+	for _, secret := range []string{"", "x"} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"iss": tenantKeyOf(in), "sub": alice, "qsh": mustQSH(t, "GET", "/jira/panel", issuePanelQuery("10001")),
+			"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(),
+		})
+		signed, _ := tok.SignedString([]byte(secret))
+		res := f.get(f.baseURL + "/jira/panel?" + issuePanelQuery("10001") + "&jwt=" + signed)
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("host token for a Forge tenant (secret %q): %d", secret, res.StatusCode)
+		}
+	}
+}
