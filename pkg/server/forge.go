@@ -151,7 +151,7 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 			}
 			a := secrets.Actor{ClientKey: inst.ClientKey, AccountID: inv.Principal, Container: secrets.AdminContainer, Location: "Administration"}
 			if r == forgeUI {
-				if a.Container, a.Location, err = forgeContainer(inv); err != nil {
+				if a.Container, a.Location, err = forgeContainerOf(inv); err != nil {
 					return err
 				}
 			}
@@ -171,11 +171,11 @@ func traceHeader(r *http.Request, name string) string {
 	return v
 }
 
-// forgeContainer derives the container and its label from the verified
+// forgeContainerOf derives the container and its label from the verified
 // FIT's context, and nothing else: no body, path, query or header of the
 // browser's can name another one. The container is still a claim until
-// forgeContainer's middleware namesake has checked it with the product.
-func forgeContainer(inv *forge.Invocation) (secrets.Container, string, error) {
+// the forgeContainer middleware has checked it with the product.
+func forgeContainerOf(inv *forge.Invocation) (secrets.Container, string, error) {
 	notFound := secrets.Errorf(secrets.CodeNotFound, "Not found.")
 	if inv.Context == nil {
 		return "", "", notFound
