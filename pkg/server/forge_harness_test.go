@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
 )
 
 // The Forge apps of the tests, and the platform around them.
@@ -54,6 +56,17 @@ type forgeHarness struct {
 }
 
 func newForgeHarness(t testing.TB, opts ...func(*forge.ProductsConfig)) *forgeHarness {
+	t.Helper()
+	return buildForgeHarness(t, zerolog.Nop(), opts...)
+}
+
+// newForgeHarnessLogging is newForgeHarness with debug logs written to w.
+func newForgeHarnessLogging(t testing.TB, w io.Writer) *forgeHarness {
+	t.Helper()
+	return buildForgeHarness(t, zerolog.New(w).Level(zerolog.DebugLevel))
+}
+
+func buildForgeHarness(t testing.TB, log zerolog.Logger, opts ...func(*forge.ProductsConfig)) *forgeHarness {
 	t.Helper()
 	priv, _ := rsaKeys(t)
 	s, err := platform.NewSignerFromKey(priv, forgeKID)
@@ -108,6 +121,7 @@ func newForgeHarness(t testing.TB, opts ...func(*forge.ProductsConfig)) *forgeHa
 	}
 	f.harness = newHarness(t, func(_ *harness, d *server.Deps) {
 		d.Forge = &server.Forge{Verifier: verifier, Products: forge.NewProducts(pc)}
+		d.Logger = log
 	})
 	return f
 }
@@ -250,4 +264,22 @@ func (h *harness) tenantsList() []*secrets.Installation {
 		h.t.Fatal(err)
 	}
 	return l
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -756,3 +756,31 @@ func TestConnectHostTokenForForgeTenantRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestForgeTokensNeverLogged(t *testing.T) {
+	var logs syncBuffer
+	f := newForgeHarnessLogging(t, &logs)
+	fit := f.mint(f.jiraInstall(), panel(alice, "10001"))
+	userTok := f.product.IssueUserToken(alice)
+	calls := []apiResult{
+		f.raw("POST", "/forge/api/secrets", map[string]any{"title": "t", "content": "c", "password": pw},
+			"Authorization", "Bearer "+fit, "X-Forge-Oauth-User", userTok, "X-B3-TraceId", "0123456789abcdef"),
+		f.raw("GET", "/forge/api/admin/policy", nil, "Authorization", "Bearer "+fit, "X-Forge-Oauth-User", userTok), // 403
+		f.raw("GET", "/forge/api/secrets", nil, "Authorization", "Bearer "+fit+"x", "X-Forge-Oauth-User", userTok),  // 401
+	}
+	f.product.Fail(503)
+	calls = append(calls, f.raw("GET", "/forge/api/secrets", nil, "Authorization", "Bearer "+f.mint(f.jiraInstall(), panel(bob, "10001")), "X-Forge-Oauth-User", userTok))
+	if calls[0].status != 201 || calls[1].status != 403 || calls[2].status != 401 || calls[3].status != 503 {
+		t.Fatalf("statuses: %d %d %d %d", calls[0].status, calls[1].status, calls[2].status, calls[3].status)
+	}
+	out := logs.String()
+	sig := fit[strings.LastIndex(fit, ".")+1:]
+	for name, secret := range map[string]string{"FIT": fit, "FIT signature": sig, "user token": userTok, "password": pw} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log contains the %s", name)
+		}
+	}
+	if !strings.Contains(out, "forge invocation token refused") || !strings.Contains(out, "0123456789abcdef") {
+		t.Errorf("the log lacks the refusal or the trace id:\n%s", out)
+	}
+}
