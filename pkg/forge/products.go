@@ -77,11 +77,15 @@ func NewProducts(cfg ProductsConfig) *Products {
 // an issue, or a macro on a page.
 type Container struct {
 	IssueID string // Jira
-	PageID  string // Confluence
+	PageID  string // Confluence: the page's (or blog post's) id
 	LocalID string // Confluence: the macro's localId
+	// BlogPost is set when the macro is on a blog post, not a page.
+	BlogPost bool
 }
 
-func (c Container) key() string { return c.IssueID + "\x00" + c.PageID + "\x00" + c.LocalID }
+func (c Container) key() string {
+	return fmt.Sprint(c.IssueID, "\x00", c.PageID, "\x00", c.LocalID, "\x00", c.BlogPost)
+}
 
 // CheckContainer reports whether the invocation's user may see the
 // container: for an issue, BROWSE_PROJECTS on it; for a macro, the page is
@@ -94,7 +98,7 @@ func (p *Products) CheckContainer(ctx context.Context, inv *Invocation, userToke
 		case ProductJira:
 			return p.canBrowseIssue(ctx, inv, userToken, c.IssueID)
 		case ProductConfluence:
-			return p.pageHoldsMacro(ctx, inv, userToken, c.PageID, c.LocalID)
+			return p.pageHoldsMacro(ctx, inv, userToken, c)
 		}
 		return false, nil
 	})
@@ -271,9 +275,10 @@ func (p *Products) confluenceAdmin(ctx context.Context, inv *Invocation, userTok
 	return false, nil
 }
 
-// pageHoldsMacro reads the page as the user, in ADF, and looks for our macro
+// pageHoldsMacro reads the page (or blog post) as the user, in ADF, and looks for our macro
 // with this localId.
-func (p *Products) pageHoldsMacro(ctx context.Context, inv *Invocation, userToken, pageID, localID string) (bool, error) {
+func (p *Products) pageHoldsMacro(ctx context.Context, inv *Invocation, userToken string, c Container) (bool, error) {
+	pageID, localID := c.PageID, c.LocalID
 	if !safeID.MatchString(pageID) || !safeID.MatchString(localID) || inv.App.MacroKey == "" {
 		return false, nil
 	}
@@ -285,7 +290,11 @@ func (p *Products) pageHoldsMacro(ctx context.Context, inv *Invocation, userToke
 			} `json:"atlas_doc_format"`
 		} `json:"body"`
 	}
-	u := inv.APIBaseURL + "/wiki/api/v2/pages/" + url.PathEscape(pageID) + "?body-format=atlas_doc_format"
+	kind := "pages"
+	if c.BlogPost {
+		kind = "blogposts"
+	}
+	u := inv.APIBaseURL + "/wiki/api/v2/" + kind + "/" + url.PathEscape(pageID) + "?body-format=atlas_doc_format"
 	ok, err := p.call(ctx, userToken, http.MethodGet, u, nil, &page)
 	if !ok || err != nil {
 		return false, err

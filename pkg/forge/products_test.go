@@ -74,6 +74,9 @@ func newFakeProduct(t testing.TB) *fakeProduct {
 				ans["projectPermissions"] = []any{map[string]any{"permission": "BROWSE_PROJECTS", "issues": ok}}
 			}
 			json.NewEncoder(w).Encode(ans)
+		case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/wiki/api/v2/blogposts/555"):
+			json.NewEncoder(w).Encode(map[string]any{"id": "555", "body": map[string]any{
+				"atlas_doc_format": map[string]any{"value": f.pageADF, "representation": "atlas_doc_format"}}})
 		case r.Method == "GET" && strings.HasSuffix(r.URL.Path, "/wiki/api/v2/pages/123"):
 			json.NewEncoder(w).Encode(map[string]any{"id": "123", "body": map[string]any{
 				"atlas_doc_format": map[string]any{"value": f.pageADF, "representation": "atlas_doc_format"}}})
@@ -232,9 +235,12 @@ func TestCheckContainerMacro(t *testing.T) {
 		{"other app's macro", macroADF("local-a", "other-macro"), "123", "local-a", false},
 		{"suffix without slash", macroADF("local-a", "evil"+macroKey), "123", "local-a", false},
 		{"unreadable page", macroADF("local-a", macroKey), "999", "local-a", false},
+		{"blog post", macroADF("local-a", macroKey), "555", "local-a", true},
+		{"page id of a blog post", macroADF("local-a", macroKey), "555", "local-a", false},
 	} {
 		f.pageADF = tc.adf
-		got, err := forge.NewProducts(forge.ProductsConfig{}).CheckContainer(context.Background(), inv, userToken, forge.Container{PageID: tc.page, LocalID: tc.local})
+		c := forge.Container{PageID: tc.page, LocalID: tc.local, BlogPost: tc.name == "blog post"}
+		got, err := forge.NewProducts(forge.ProductsConfig{}).CheckContainer(context.Background(), inv, userToken, c)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
 		}

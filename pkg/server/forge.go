@@ -222,7 +222,7 @@ func (s *Server) forgeContainer(next echo.HandlerFunc) echo.HandlerFunc {
 		if e := inv.Context.Extension; e.Issue != nil && inv.Product == forge.ProductJira {
 			fc = forge.Container{IssueID: string(e.Issue.ID)}
 		} else if e.Content != nil && inv.Product == forge.ProductConfluence {
-			fc.PageID = string(e.Content.ID)
+			fc.PageID, fc.BlogPost = string(e.Content.ID), e.Content.Type == "blogpost"
 		}
 		ctx := c.Request().Context()
 		ok, err := s.forge.Products.CheckContainer(ctx, inv, c.Request().Header.Get(headerForgeUserToken), fc)
