@@ -176,6 +176,10 @@ func (inv *Invocation) TenantKey() string {
 // must match.
 var safeID = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
 
+// ariShape is what an environment id may look like to be named in an
+// error: a bare id or an ARI.
+var ariShape = regexp.MustCompile(`^[A-Za-z0-9:/._~-]{1,200}$`)
+
 // accountID is the shape of an Atlassian account id (557058:uuid, or 24 hex
 // digits, or qm:… for some customers).
 var accountID = regexp.MustCompile(`^[A-Za-z0-9:._~-]{1,128}$`)
@@ -254,6 +258,11 @@ func (v *Verifier) check(c *Claims) (*Invocation, error) {
 	}
 	env := c.App.Environment.ID
 	if !slices.Contains(v.cfg.Environments, env) {
+		// The token is Atlassian-signed by now and an environment id is no
+		// secret: naming it helps the operator set the allow-list.
+		if ariShape.MatchString(env) {
+			return nil, invalid("environment not allowed: " + env)
+		}
 		return nil, invalid("environment not allowed")
 	}
 	envKey := environmentKey(env, app.UUID())
