@@ -7,7 +7,7 @@ PKGS     := ./...
 # Race-detector tests take longer; the fuzz seeds always run as plain tests.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all run test browser build bench lint fuzz clean
+.PHONY: all run test browser build bench lint fuzz clean forge forge-deps
 
 all: build
 
@@ -17,8 +17,10 @@ run:
 	$(GO) run ./cmd/secretsd
 
 ## test: vet, then every test (unit, contract, fuzz seed corpora, and the
-## browser tests in headless Chromium) with the race detector.
-test: browser
+## browser tests in headless Chromium) with the race detector. forge-deps
+## lets static's tests rebuild the Custom UI and compare it with the
+## checked-in copy.
+test: browser forge-deps
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
@@ -40,6 +42,28 @@ browser:
 		fi; \
 		apt-get update && apt-get install -y --no-install-recommends chromium; \
 	fi
+
+## forge-deps: the npm packages of the Custom UI build, exactly as
+## forge/package-lock.json pins them; npm ci runs only when the lock file is
+## newer than the installed tree.
+FORGE_STAMP := forge/node_modules/.package-lock.json
+forge-deps: $(FORGE_STAMP)
+$(FORGE_STAMP): forge/package.json forge/package-lock.json
+	@command -v npm >/dev/null || { echo "forge-deps: needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd forge && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+## forge: build the Custom UI into static/customui (checked in: commit it
+## when it changes), then render both Forge apps into forge/build/<product>/,
+## ready for `cd forge/build/jira && forge deploy`. Manifest values come
+## from SECRETS_BASE_URL, SECRETS_FORGE_JIRA_APP_ID,
+## SECRETS_FORGE_CONFLUENCE_APP_ID, SECRETS_FORGE_REGION_URLS and
+## SECRETS_FORGE_LICENSING (README: Install on Jira / Confluence Cloud).
+## Atlassian's manifest validator (@forge/manifest) checks both at the end.
+forge: forge-deps
+	node forge/build.mjs
+	$(GO) run ./descriptor/forgeapp -out forge/build
+	node forge/validate-manifest.mjs forge/build/jira forge/build/confluence
 
 ## build: static binaries in ./bin.
 build:

@@ -2,6 +2,9 @@
 // (atlassian-connect.json) for Jira and Confluence from the embedded templates
 // beside this file. The templates hold everything the host needs to know about
 // the app; only the base URL and the app keys vary by deployment.
+//
+// It also renders the manifests (manifest.yml) of the two Forge apps whose
+// backend is this server as a Forge Remote (forge.go, RenderForge).
 package descriptor
 
 import (

@@ -1,7 +1,7 @@
 // Client of the site-admin API under /api/admin/, on the same transport as
 // the rest of the app (api.js).
 
-import { ApiError, Transport } from './api.js';
+import { ApiError, transportFor } from './api.js';
 
 const ADMIN = '/admin';
 
@@ -19,9 +19,9 @@ export const AUDIT_PAGE_SIZE = 100;
 export class AdminApi {
   #t;
 
-  /** @param {import('./session.js').Session} session */
-  constructor(session) {
-    this.#t = new Transport(session);
+  /** @param {import('./session.js').Session | {request: Function}} via a Session (Connect) or a transport */
+  constructor(via) {
+    this.#t = transportFor(via);
   }
 
   #request(method, path, opts) {

@@ -3,6 +3,13 @@
 // The container (issue or macro) is bound into the session token by the
 // server, so no call names an issue or page: the browser could not choose a
 // different container even if it tried.
+//
+// The transport seam: Api and AdminApi make every call through one object
+// with a single method, request(method, path, opts) (see Transport below),
+// and know nothing else about how a call reaches the server. Connect pages
+// use Transport (fetch with the session token); Forge Custom UI uses
+// ForgeTransport (forge-transport.js: @forge/bridge invokeRemote). The UI
+// modules are the same in both modes.
 
 import { SessionExpiredError } from './session.js';
 
@@ -34,7 +41,7 @@ export class ApiError extends Error {
 }
 
 /**
- * Transport makes authenticated calls to /api/: the session token goes in
+ * Transport is the Connect transport. It makes authenticated calls to /api/: the session token goes in
  * "Authorization: JWT …", the session is refreshed before it runs out, a
  * refused token is renewed once and the call retried, and every failure
  * becomes an ApiError with the server's code. Api and AdminApi share it.
@@ -49,7 +56,9 @@ export class Transport {
 
   /**
    * request calls method path (under /api) and resolves to {data, date}, or
-   * {res, date} with raw: true (for downloads).
+   * {res, date} with raw: true (for downloads). Every transport implements
+   * this one method with these options and results; failures reject with an
+   * ApiError.
    */
   async request(method, path, { body, unlockToken, keepalive = false, raw = false, accept = 'application/json', retried = false } = {}) {
     try {
@@ -119,9 +128,9 @@ export class Transport {
 export class Api {
   #t;
 
-  /** @param {import('./session.js').Session} session */
-  constructor(session) {
-    this.#t = new Transport(session);
+  /** @param {import('./session.js').Session | {request: Function}} via a Session (Connect) or a transport */
+  constructor(via) {
+    this.#t = transportFor(via);
   }
 
   /** listSecrets → [metadata…], oldest first. */
@@ -174,7 +183,16 @@ export class Api {
   }
 }
 
-function sessionExpired() {
+/**
+ * transportFor returns via itself when it is a transport (it has request),
+ * else a Connect Transport over via as the session.
+ */
+export function transportFor(via) {
+  return via && typeof via.request === 'function' ? via : new Transport(via);
+}
+
+/** sessionExpired is the error of a session that cannot be renewed. */
+export function sessionExpired() {
   return new ApiError('session_expired', '', { status: 401 });
 }
 
@@ -198,14 +216,21 @@ async function readError(res) {
   } catch {
     // not JSON
   }
+  return errorFrom(res.status, payload, (name) => res.headers.get(name));
+}
+
+/**
+ * errorFrom builds the ApiError of a non-2xx answer from its status, its
+ * parsed body (or null) and a header lookup, whichever transport brought it.
+ */
+export function errorFrom(status, payload, header) {
   const e = payload && typeof payload === 'object' ? payload.error : null;
-  const status = res.status;
   let code = e && typeof e.code === 'string' ? e.code : fallbackCode(status);
   const message = e && typeof e.message === 'string' ? e.message : '';
   let retryAfter = e && Number.isFinite(e.retryAfter) ? e.retryAfter : undefined;
   if (retryAfter === undefined && (status === 429 || status === 503)) {
-    const header = Number.parseInt(res.headers.get('Retry-After') || '', 10);
-    if (Number.isFinite(header)) retryAfter = header;
+    const value = Number.parseInt(header('Retry-After') || '', 10);
+    if (Number.isFinite(value)) retryAfter = value;
   }
   const attemptsLeft = e && Number.isInteger(e.attemptsLeft) ? e.attemptsLeft : undefined;
   if (status === 401 && !e) code = 'unauthorized';

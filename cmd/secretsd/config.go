@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-secrets/secrets/pkg/forge"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 )
@@ -47,6 +48,18 @@ type Config struct {
 	// Retention is how long an uninstalled tenant's data is kept, so a
 	// re-install within it restores everything.
 	Retention time.Duration
+
+	// Forge Remote (forge.md). Forge is served when an app id is set, and
+	// always in dev mode, where the sandbox plays the platform for what
+	// is not set.
+	ForgeJiraAppID       string   // ari:cloud:ecosystem::app/<uuid> of the Jira app
+	ForgeConfluenceAppID string   // the same of the Confluence app
+	ForgeEnvironments    []string // environment ids this deployment serves
+	ForgeJWKSURL         string
+	ForgeAPIBase         string
+	// ForgeJWKSURLSet is true when the operator chose ForgeJWKSURL; in dev
+	// mode the default is the sandbox's own JWKS instead (and its API base).
+	ForgeJWKSURLSet bool
 }
 
 // ParseConfig reads flags from args and variables through getenv, and
@@ -81,6 +94,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&budget, "kdf-memory-budget", "SECRETS_KDF_MEMORY_BUDGET", "256MiB", "argon2 memory in use at once; more unlocks queue")
 	str(&unlockTTL, "unlock-ttl", "SECRETS_UNLOCK_TTL", "10m", "how long an unlock lasts")
 	str(&retention, "retention", "SECRETS_RETENTION", "720h", "how long an uninstalled site's data is kept before it is deleted")
+	var forgeEnvs string
+	str(&c.ForgeJiraAppID, "forge-jira-app-id", "SECRETS_FORGE_JIRA_APP_ID", "", "app id (ARI) of the Jira Forge app, from forge register; empty: no Jira Forge app")
+	str(&c.ForgeConfluenceAppID, "forge-confluence-app-id", "SECRETS_FORGE_CONFLUENCE_APP_ID", "", "app id (ARI) of the Confluence Forge app")
+	str(&forgeEnvs, "forge-environments", "SECRETS_FORGE_ENVIRONMENTS", "", "comma-separated Forge environment ids this deployment serves (required with a Forge app id)")
+	str(&c.ForgeJWKSURL, "forge-jwks-url", "SECRETS_FORGE_JWKS_URL", forge.DefaultJWKSURL, "where the Forge platform's token keys are fetched")
+	str(&c.ForgeAPIBase, "forge-api-base", "SECRETS_FORGE_API_BASE", forge.DefaultAPIBase, "the origin every Forge apiBaseUrl must start with")
 	kdfMem := fs.Uint("kdf-memory", uint(seal.DefaultKDFParams.Memory), "argon2id memory per derivation, KiB")
 	kdfTime := fs.Uint("kdf-time", uint(seal.DefaultKDFParams.Time), "argon2id passes")
 	kdfThreads := fs.Uint("kdf-threads", uint(seal.DefaultKDFParams.Threads), "argon2id lanes")
@@ -90,7 +109,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return c, err
 	}
 	c.InstallKeysURLSet = getenv("SECRETS_INSTALL_KEYS_URL") != ""
-	fs.Visit(func(f *flag.Flag) { c.InstallKeysURLSet = c.InstallKeysURLSet || f.Name == "install-keys-url" })
+	c.ForgeJWKSURLSet = getenv("SECRETS_FORGE_JWKS_URL") != ""
+	fs.Visit(func(f *flag.Flag) {
+		c.InstallKeysURLSet = c.InstallKeysURLSet || f.Name == "install-keys-url"
+		c.ForgeJWKSURLSet = c.ForgeJWKSURLSet || f.Name == "forge-jwks-url"
+	})
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
@@ -155,7 +178,36 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if c.Retention, err = time.ParseDuration(retention); err != nil || c.Retention < 0 {
 		return c, fmt.Errorf("--retention %q must be a non-negative duration such as 720h", retention)
 	}
+	for _, e := range strings.Split(forgeEnvs, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			c.ForgeEnvironments = append(c.ForgeEnvironments, e)
+		}
+	}
+	if err := c.checkForge(); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkForge validates the Forge settings; the verifier checks the rest
+// (app id shapes) when it is built.
+func (c Config) checkForge() error {
+	if c.ForgeJiraAppID == "" && c.ForgeConfluenceAppID == "" {
+		return nil
+	}
+	if c.ForgeJiraAppID == c.ForgeConfluenceAppID {
+		return errors.New("--forge-jira-app-id and --forge-confluence-app-id must differ: one Forge app per product")
+	}
+	if len(c.ForgeEnvironments) == 0 && !c.Dev {
+		return errors.New("--forge-environments is required with a Forge app id: dev and production share the app id")
+	}
+	for name, raw := range map[string]string{"--forge-jwks-url": c.ForgeJWKSURL, "--forge-api-base": c.ForgeAPIBase} {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(c.Dev && u.Scheme == "http")) {
+			return fmt.Errorf("%s %q must be an absolute https URL", name, raw)
+		}
+	}
+	return nil
 }
 
 func isLoopbackHost(h string) bool {

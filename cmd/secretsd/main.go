@@ -107,6 +107,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if cfg.Dev {
 		sb, err = sandbox.New(sandbox.Config{
 			BaseURL: cfg.BaseURL, JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey, Logger: log,
+			ForgeJiraAppID: cfg.ForgeJiraAppID, ForgeConfluenceAppID: cfg.ForgeConfluenceAppID,
 		})
 		if err != nil {
 			return err
@@ -117,6 +118,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			installKeysURL = sb.InstallKeysURL()
 		}
 		allowedHosts = append(allowedHosts, sb.Hostname())
+	}
+	forgeFront, keys, err := newForge(cfg, sb, log)
+	if err != nil {
+		return err
 	}
 	srv, err := server.New(server.Config{
 		BaseURL: cfg.BaseURL, AllowedHosts: allowedHosts, Dev: cfg.Dev,
@@ -132,6 +137,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Logger:        log,
 		Sandbox:       sandboxMounter(sb),
 		Metrics:       metrics,
+		Forge:         forgeFront,
 	})
 	if err != nil {
 		return err
@@ -176,6 +182,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		} else {
 			log.Info().Msgf("sandbox ready: open %s/dev/ in a browser", cfg.BaseURL)
 		}
+		if err := sb.InstallForge(ctx, nil); err != nil {
+			log.Error().Err(err).Msg("sandbox: installing the dev Forge apps failed")
+		}
+	} else if keys != nil {
+		// Fetch the platform's keys at start; a failure is retried on the
+		// first call.
+		go func() { _ = keys.Prefetch(ctx) }()
 	}
 	if ready != nil {
 		ready(pl.Addr(), ol.Addr())

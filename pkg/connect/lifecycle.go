@@ -50,7 +50,9 @@ type LifecyclePayload struct {
 	ServerVersion  string `json:"serverVersion"`
 	PluginsVersion string `json:"pluginsVersion"`
 	OAuthClientID  string `json:"oauthClientId"`
-	CloudID        string `json:"cloudId,omitempty"` // stable site id (recent hosts send it)
+	// CloudID is the site's stable id; recent hosts send it, older ones
+	// do not.
+	CloudID string `json:"cloudId,omitempty"`
 }
 
 // ParseLifecycle decodes and validates a lifecycle payload from at most

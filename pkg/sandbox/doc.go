@@ -27,6 +27,19 @@
 //     checks) verify the app's JWT exactly as a host would, and refuse
 //     anything else with 401.
 //
+// Forge mode (forge.go) plays the Forge platform beside the Connect host,
+// under /dev/forge/: it publishes its own JWKS at /dev/forge/jwks.json (the
+// Forge JWKS URL of dev mode), answers the product REST calls the app makes
+// as the user at the fake apiBaseUrl /dev/forge/api/ex/<product>/<cloudId>,
+// sends the installed trigger to /forge/lifecycle, and serves Forge versions
+// of the issue, page and admin pages whose frames hold the Custom UI build
+// (static.CustomUI) with a bridge stand-in, /dev/forge/bridge.js. The
+// stand-in forwards invokeRemote to /dev/forge/invoke/<path>, where the
+// sandbox mints the FIT for that frame from its own record of the frame's
+// user, module and context and calls the app's /forge/ route. A third user,
+// ?as=guest, exists in Forge mode: the product lets her browse no issue and
+// read no page. Like the rest, it is reachable in dev mode only.
+//
 // The app and the sandbox share one origin, which real hosts never do; the
 // bridge nevertheless talks only through postMessage with both sides
 // checking origin and source, so an app that works here does not depend on

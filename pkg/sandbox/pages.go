@@ -100,6 +100,8 @@ type pageData struct {
 	Nav    []navLink
 	Frames []frame
 	Issue  issue
+	// Scripts are extra scripts of the page (Forge mode's host side).
+	Scripts []string
 
 	// index only
 	Rows        []indexRow
@@ -189,6 +191,7 @@ func (s *Sandbox) indexPage(c echo.Context) error {
 		perUser("Jira admin page", jiraRoute+adminRoute),
 		perUser("Confluence page with two Secrets macros", confluenceRoute+pageRoute+pageID),
 		perUser("Confluence admin page", confluenceRoute+adminRoute))
+	d.Rows = append(d.Rows, s.forgeRows()...)
 	return render(c, indexTemplate, d)
 }
 

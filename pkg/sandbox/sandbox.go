@@ -39,6 +39,11 @@ type Config struct {
 	// Logger receives the sandbox's own messages, such as a refused host
 	// REST call.
 	Logger zerolog.Logger
+
+	// ForgeJiraAppID and ForgeConfluenceAppID are the app ARIs the Forge
+	// mode signs for; empty means DevForgeJiraAppID and
+	// DevForgeConfluenceAppID.
+	ForgeJiraAppID, ForgeConfluenceAppID string
 }
 
 // User is a user of the dev sites.
@@ -109,6 +114,8 @@ type Sandbox struct {
 
 	mu    sync.Mutex
 	calls map[string]int
+
+	forge *forgeSandbox // Forge mode (forge.go)
 }
 
 // tenant is one dev site and its installation of the app.
@@ -183,6 +190,9 @@ func newSandbox(cfg Config, u *url.URL, key *rsa.PrivateKey) (*Sandbox, error) {
 		product: "confluence", name: "Dev Confluence", clientKey: confluenceClientKey, appKey: cfg.ConfluenceKey,
 		route: confluenceRoute, contextPath: "/wiki", serverVersion: "6452", pluginsVersion: "1000.0.0.d1b8a6f2",
 	})
+	if err := s.newForge(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -261,6 +271,8 @@ func (s *Sandbox) Mount(e *echo.Echo) {
 	e.POST(jiraRoute+"/rest/api/3/permissions/check", s.jira.rest(s.jiraPermissionsCheck), mw...)
 	e.GET(jiraRoute+"/rest/api/3/user", s.jira.rest(s.jiraUser), mw...)
 	e.GET(confluenceRoute+"/rest/api/user", s.confluence.rest(s.confluenceUser), mw...)
+
+	s.mountForge(e, mw)
 }
 
 // pageCSP is the Content-Security-Policy of every sandbox response: only our

@@ -34,6 +34,8 @@ func (s State) Active() bool { return s == StateInstalled || s == StateEnabled }
 
 // Installation is one site's installation of the app: a tenant. Everything a
 // tenant owns is stored under its ClientKey and sealed with its tenant key.
+// A Connect tenant's ClientKey is Atlassian's clientKey; a Forge tenant's is
+// "forge:<app uuid>:<environment id>:<installation id>".
 type Installation struct {
 	ClientKey      string  // Atlassian's id of the installation; the JWT issuer
 	Product        Product // jira or confluence
@@ -52,8 +54,9 @@ type Installation struct {
 	// SignedAt is the issue time of the signed install that wrote this
 	// record. An install signed earlier is a replay and is refused.
 	SignedAt time.Time
-	// CloudID is Atlassian's stable id of the site, when the host sent it.
-	// It outlives re-installs, so an operator can find a site's data again.
+	// CloudID is Atlassian's stable id of the site, when known (Forge
+	// always; Connect when the installed payload carries it). It lets an
+	// operator adopt a Connect site's data into its Forge installation.
 	CloudID string
 	// TokensValidFrom ends every session token and unlock issued before it:
 	// it moves forward at uninstall, and at an install that follows one.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 
 	"github.com/connect-secrets/secrets/pkg/connect"
 	"github.com/connect-secrets/secrets/pkg/secrets"
@@ -40,8 +42,10 @@ func (s *Server) installed(p secrets.Product) echo.HandlerFunc {
 			SharedSecret: payload.SharedSecret, BaseURL: payload.BaseURL, DisplayURL: payload.DisplayURL,
 			Description: payload.Description, ServerVersion: payload.ServerVersion,
 			PluginsVersion: payload.PluginsVersion, OAuthClientID: payload.OAuthClientID,
-			CloudID: payload.CloudID,
-			State:   secrets.StateInstalled, InstalledAt: now, UpdatedAt: now,
+			State: secrets.StateInstalled, InstalledAt: now, UpdatedAt: now,
+		}
+		if validCloudID(payload.CloudID) {
+			inst.CloudID = payload.CloudID
 		}
 		prev, err := s.installs.Install(ctx, inst, ev)
 		if err != nil {
@@ -130,6 +134,10 @@ func (s *Server) readLifecycle(c echo.Context, p secrets.Product, event string) 
 	if err != nil {
 		return nil, digest, secrets.Errorf(secrets.CodeInvalid, "The lifecycle payload is not valid.")
 	}
+	// The forge: prefix is the Forge tenants' namespace.
+	if strings.HasPrefix(payload.ClientKey, ForgeTenantPrefix) {
+		return nil, digest, secrets.Errorf(secrets.CodeInvalid, "The lifecycle payload is not valid.")
+	}
 	if payload.EventType != event {
 		return nil, digest, secrets.Errorf(secrets.CodeInvalid, "The payload is for another lifecycle event.")
 	}
@@ -198,6 +206,10 @@ func (s *Server) appKey(p secrets.Product) string {
 // here so their lifecycle callbacks work; module routes and the API check
 // the state themselves.
 func tenantSecret(ctx context.Context, installs secrets.InstallationService, clientKey string) ([]byte, error) {
+	// A Forge tenant has no shared secret: no host token can be its.
+	if strings.HasPrefix(clientKey, ForgeTenantPrefix) {
+		return nil, connect.ErrUnknownIssuer
+	}
 	inst, err := installs.FindInstallation(ctx, clientKey)
 	if secrets.ErrorCode(err) == secrets.CodeNotFound {
 		return nil, connect.ErrUnknownIssuer
@@ -217,3 +229,10 @@ func (s *Server) activeInstallation(ctx context.Context, clientKey string, p sec
 	}
 	return inst, nil
 }
+
+// cloudIDShape is what a cloud id from a Connect payload must look like to
+// be stored (a UUID in practice).
+var cloudIDShape = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// validCloudID reports whether a Connect payload's cloudId is worth storing.
+func validCloudID(id string) bool { return cloudIDShape.MatchString(id) }

@@ -4,7 +4,10 @@
 // table in errors.go is the only place an error code becomes a status.
 //
 // Handlers talk to the services of pkg/secrets and never to storage; identity
-// comes only from verified tokens (pkg/connect).
+// comes only from verified tokens: Connect sessions (pkg/connect) on /api/,
+// Forge Invocation Tokens (pkg/forge) on /forge/. Each mode has its own
+// authenticator middleware yielding the same secrets.Actor, so both modes
+// run the same handlers.
 package server
 
 import (
@@ -54,6 +57,8 @@ type Deps struct {
 	// Sandbox, in dev mode only, mounts the local stand-in for Jira and
 	// Confluence under /dev/.
 	Sandbox interface{ Mount(*echo.Echo) }
+	// Forge, when set, serves the Forge Remote routes under /forge/.
+	Forge *Forge
 }
 
 // Server serves the public listener.
@@ -70,6 +75,7 @@ type Server struct {
 	sessions    *connect.Sessions
 	descriptors *descriptor.Descriptors
 	sandbox     interface{ Mount(*echo.Echo) }
+	forge       *Forge
 	metrics     *Metrics
 	log         zerolog.Logger
 	now         func() time.Time
@@ -80,6 +86,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("server: base URL %q is not absolute", cfg.BaseURL)
+	}
+	if deps.Forge != nil && (deps.Forge.Verifier == nil || deps.Forge.Products == nil) {
+		return nil, errors.New("server: Forge needs a verifier and a product checker")
 	}
 	if deps.Installations == nil || deps.Secrets == nil || deps.Admin == nil || deps.Admins == nil || deps.InstallKeys == nil {
 		return nil, errors.New("server: installations, secrets, admin, admin checker and install keys are required")
@@ -122,6 +131,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		sessions:    &connect.Sessions{Key: deps.SessionKey, Now: now},
 		descriptors: descs,
 		sandbox:     deps.Sandbox,
+		forge:       deps.Forge,
 		metrics:     deps.Metrics,
 		log:         deps.Logger,
 		now:         now,
@@ -186,6 +196,9 @@ func (s *Server) routes() *echo.Echo {
 	api.GET("/admin/audit", s.adminAudit, admin...)
 	api.GET("/admin/audit.csv", s.adminAuditCSV, admin...)
 
+	if s.forge != nil {
+		s.forgeRoutes(e)
+	}
 	if s.cfg.Dev && s.sandbox != nil {
 		s.sandbox.Mount(e)
 	}

@@ -1,0 +1,96 @@
+// The Secrets sandbox's stand-in for the Forge platform's side of
+// @forge/bridge, served at /dev/forge/bridge.js?frame=<id> and loaded by the
+// sandbox at the top of each Custom UI frame's <head>, before the app's
+// module script. @forge/bridge sends every call through
+// globalThis.__bridge.callBridge(name, payload); this answers the three the
+// app makes (forge/BRIDGE.md):
+//
+//   getContext     → the frame's module context, as the sandbox recorded it
+//   enableTheming  → resolves; sets data-color-mode on <html>
+//   invoke         → invokeRemote: POST /dev/forge/invoke<path>?frame=<id>,
+//                    where the sandbox mints the FIT for this frame and calls
+//                    the app; resolves {success, payload: {status, headers,
+//                    body}}, and rejects on a 401 as the platform does.
+//
+// Every other name resolves to undefined. The frame's height is reported to
+// the sandbox page (forge-host.js), which sizes the iframe, since Forge
+// sizes Custom UI frames itself.
+(function () {
+  'use strict';
+
+  const script = document.currentScript;
+  const src = new URL(script.src, window.location.href);
+  const frame = src.searchParams.get('frame') || '';
+  const base = new URL('./', src); // /dev/forge/
+  const q = '?frame=' + encodeURIComponent(frame);
+
+  let context = null;
+  function getContext() {
+    if (!context) {
+      context = fetch(new URL('context' + q, base), { headers: { Accept: 'application/json' } })
+        .then((r) => (r.ok ? r.json() : Promise.reject(new Error('The sandbox does not know this frame. Reload the page.'))));
+    }
+    return context;
+  }
+
+  function invoke(payload) {
+    const p = payload || {};
+    const path = typeof p.path === 'string' ? p.path : '';
+    const pathOnly = path.split('?')[0];
+    if (!pathOnly.startsWith('/')) {
+      return Promise.reject(new Error('invokeRemote needs a path'));
+    }
+    return fetch(new URL('invoke' + pathOnly + q, base).href.replace('/invoke//', '/invoke/'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ path: path, method: p.method || 'GET', headers: p.headers || {}, body: p.body }),
+    }).then((r) => r.json().then((answer) => {
+      if (!answer || typeof answer.status !== 'number') {
+        return Promise.reject(new Error('The sandbox could not reach the app.'));
+      }
+      if (answer.status === 401) {
+        return Promise.reject(new Error('Remote could not verify the Forge Invocation Token'));
+      }
+      return { success: true, payload: answer };
+    }, () => Promise.reject(new Error('The sandbox could not reach the app.'))));
+  }
+
+  globalThis.__bridge = {
+    callBridge(name, payload) {
+      try {
+        switch (name) {
+          case 'getContext':
+            return getContext();
+          case 'enableTheming':
+            document.documentElement.dataset.colorMode = 'light';
+            document.documentElement.dataset.theme = 'light:light';
+            return Promise.resolve();
+          case 'invoke':
+            return invoke(payload);
+        }
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve(undefined);
+    },
+  };
+
+  // Report the document's height to the sandbox page whenever it changes.
+  let last = -1;
+  function report() {
+    const h = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (h === last) return;
+    last = h;
+    window.parent.postMessage({ type: 'secrets-forge:resize', frame: frame, height: h }, window.location.origin);
+  }
+  function observe() {
+    new ResizeObserver(report).observe(document.documentElement);
+    if (document.body) new ResizeObserver(report).observe(document.body);
+    report();
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', observe);
+  } else {
+    observe();
+  }
+})();
