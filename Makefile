@@ -22,7 +22,16 @@ run:
 ## checked-in copy.
 test: browser forge-deps
 	$(GO) vet $(PKGS)
-	$(GO) test $(TESTFLAGS) $(PKGS)
+	@url="$${SECRETS_TEST_POSTGRES:-}"; [ -n "$$url" ] || url=$$(bash .ci/testdb.sh) || exit 1; \
+	echo "SECRETS_TEST_POSTGRES=$$url $(GO) test $(TESTFLAGS) $(PKGS)"; \
+	SECRETS_TEST_POSTGRES="$$url" $(GO) test $(TESTFLAGS) $(PKGS)
+
+## testdb: print the URL of a PostgreSQL server for the tests: a running one
+## on 127.0.0.1:5432, else a throwaway cluster of Debian's PostgreSQL
+## (installed with apt-get when missing, which needs root). `make test` uses
+## it when SECRETS_TEST_POSTGRES is unset. See .ci/testdb.sh.
+testdb:
+	@bash .ci/testdb.sh
 
 ## browser: make sure the browser tests have Chromium: $$CHROMIUM if set, else
 ## chromium on the PATH, else Debian's package installed with apt-get, which
