@@ -140,8 +140,11 @@ func (s *Server) routes() *echo.Echo {
 	// The real client address is the proxy's business; we log the peer.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(s.requestLog)
+	// Route templates are read at request time, once every route below is
+	// registered; until then the set is empty and everything is unmatched.
+	routeSet := map[string]bool{}
 	if s.metrics != nil {
-		e.Use(s.metrics.observe)
+		e.Use(s.metrics.observe(func(r string) bool { return routeSet[r] }))
 	}
 	e.Use(s.recoverPanic, securityHeaders)
 
@@ -188,6 +191,9 @@ func (s *Server) routes() *echo.Echo {
 
 	if s.cfg.Dev && s.sandbox != nil {
 		s.sandbox.Mount(e)
+	}
+	for _, r := range e.Routes() {
+		routeSet[r.Path] = true
 	}
 	return e
 }
