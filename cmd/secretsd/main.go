@@ -26,6 +26,7 @@ import (
 	"github.com/connect-secrets/secrets/pkg/connect"
 	"github.com/connect-secrets/secrets/pkg/sandbox"
 	"github.com/connect-secrets/secrets/pkg/seal"
+	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Logger:        log,
 		Sandbox:       sandboxMounter(sb),
 		Metrics:       metrics,
+		// Key derivations queue fairly by tenant, then user.
+		ActorContext: func(ctx context.Context, a secrets.Actor) context.Context {
+			return seal.WithRequester(ctx, seal.Requester{Tenant: a.ClientKey, User: a.AccountID})
+		},
 	})
 	if err != nil {
 		return err

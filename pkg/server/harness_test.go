@@ -70,6 +70,8 @@ type harness struct {
 	now       time.Time
 	client    *http.Client
 	host      *fakeHost
+	// configure, if an option sets it, adjusts the server's Config.
+	configure func(*server.Config)
 }
 
 // newHarness starts the server; opts adjust its dependencies.
@@ -132,13 +134,17 @@ func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 	for _, o := range opts {
 		o(h, &deps)
 	}
-	s, err := server.New(server.Config{
+	cfg := server.Config{
 		BaseURL:       h.baseURL,
 		AllowedHosts:  []string{"*.atlassian.net"},
 		JiraKey:       jiraKey,
 		ConfluenceKey: confluenceKey,
 		VendorName:    "Test", VendorURL: "https://example.com",
-	}, deps)
+	}
+	if h.configure != nil {
+		h.configure(&cfg)
+	}
+	s, err := server.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

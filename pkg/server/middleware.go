@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,7 +116,11 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if ctr != secrets.AdminContainer && string(ctr.Product()) != claims.Product {
 			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
 		}
-		c.Set(actorKey, secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label})
+		a := secrets.Actor{ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label}
+		c.Set(actorKey, a)
+		if s.actorContext != nil {
+			c.SetRequest(c.Request().WithContext(s.actorContext(c.Request().Context(), a)))
+		}
 		c.Set(sessionClaimsKey, claims)
 		c.Set(sessionTokenKey, token)
 		return next(c)
@@ -127,6 +132,28 @@ const (
 	sessionClaimsKey = "session"
 	sessionTokenKey  = "session-token"
 )
+
+// limitWrites admits a create or password change of the verified actor, or
+// refuses it with rate_limited: each one is an argon2 derivation, so a user
+// (or a tenant) sending them in a loop would otherwise take the key
+// derivation memory every other tenant's unlock waits for.
+func (s *Server) limitWrites(c echo.Context) error {
+	a := actor(c)
+	// Length-prefixed, so no pair of (tenant, account) can spell another's key.
+	user := strconv.Itoa(len(a.ClientKey)) + ":" + a.ClientKey + a.AccountID
+	if ok, wait := s.writesByUser.allow(user); !ok {
+		return rateLimited(wait)
+	}
+	if ok, wait := s.writesByTenant.allow(a.ClientKey); !ok {
+		s.writesByUser.refund(user) // a refused write costs the user nothing
+		return rateLimited(wait)
+	}
+	return nil
+}
+
+func rateLimited(wait time.Duration) error {
+	return &secrets.Error{Code: secrets.CodeRateLimited, Message: "Too many requests. Try again shortly.", RetryAfter: wait}
+}
 
 func actor(c echo.Context) secrets.Actor {
 	a, _ := c.Get(actorKey).(secrets.Actor)

@@ -37,6 +37,8 @@ type Config struct {
 	ConfluenceKey string   // app key of the Confluence descriptor
 	VendorName    string
 	VendorURL     string
+	// Limits are the request rate limits; zero values take the defaults.
+	Limits RateLimits
 }
 
 // Deps are the services and keys the server is built from.
@@ -54,6 +56,11 @@ type Deps struct {
 	// Sandbox, in dev mode only, mounts the local stand-in for Jira and
 	// Confluence under /dev/.
 	Sandbox interface{ Mount(*echo.Echo) }
+	// ActorContext, when set, returns the context an API request of the
+	// verified actor a runs with. secretsd uses it to name the requester of
+	// key derivations (seal.WithRequester), which makes them fair between
+	// tenants and users without the server knowing about seal.
+	ActorContext func(ctx context.Context, a secrets.Actor) context.Context
 }
 
 // Server serves the public listener.
@@ -73,6 +80,12 @@ type Server struct {
 	metrics     *Metrics
 	log         zerolog.Logger
 	now         func() time.Time
+
+	actorContext   func(context.Context, secrets.Actor) context.Context
+	writesByUser   *limiter // creates and password changes per (tenant, account)
+	writesByTenant *limiter
+	lifecycleByIP  *limiter // unauthenticated lifecycle calls per peer
+	lifecycleAll   *limiter
 }
 
 // New builds the server and its routes.
@@ -125,6 +138,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics:     deps.Metrics,
 		log:         deps.Logger,
 		now:         now,
+
+		actorContext:   deps.ActorContext,
+		writesByUser:   newLimiter(cfg.Limits.WritesPerUser.or(Rate{PerSecond: 0.5, Burst: 20}), now),
+		writesByTenant: newLimiter(cfg.Limits.WritesPerTenant.or(Rate{PerSecond: 10, Burst: 100}), now),
+		lifecycleByIP:  newLimiter(cfg.Limits.LifecyclePerIP.or(Rate{PerSecond: 1, Burst: 30}), now),
+		lifecycleAll:   newLimiter(cfg.Limits.Lifecycle.or(Rate{PerSecond: 20, Burst: 200}), now),
 	}
 	s.e = s.routes()
 	return s, nil
