@@ -151,6 +151,26 @@ func (s *Server) limitWrites(c echo.Context) error {
 	return nil
 }
 
+// limitLifecycle bounds lifecycle callbacks per peer address and in total
+// before anything is parsed or verified: until its signature is checked a
+// callback is anyone's, and checking a signed install may cost a fetch from
+// Atlassian's key server. Refusals are 429 with Retry-After, which Atlassian
+// retries.
+func (s *Server) limitLifecycle(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		// The peer address (IPExtractor is ExtractIPDirect), never a
+		// forwarded header the caller could vary at will.
+		if ok, wait := s.lifecycleByIP.allow(c.RealIP()); !ok {
+			return rateLimited(wait)
+		}
+		if ok, wait := s.lifecycleAll.allow(""); !ok {
+			s.lifecycleByIP.refund(c.RealIP())
+			return rateLimited(wait)
+		}
+		return next(c)
+	}
+}
+
 func rateLimited(wait time.Duration) error {
 	return &secrets.Error{Code: secrets.CodeRateLimited, Message: "Too many requests. Try again shortly.", RetryAfter: wait}
 }

@@ -177,10 +177,10 @@ func (s *Server) routes() *echo.Echo {
 
 	for _, p := range []secrets.Product{secrets.ProductJira, secrets.ProductConfluence} {
 		g := e.Group("/" + string(p))
-		g.POST("/installed", s.installed(p))
-		g.POST("/uninstalled", s.uninstalled(p))
-		g.POST("/enabled", s.stateChanged(p, secrets.StateEnabled))
-		g.POST("/disabled", s.stateChanged(p, secrets.StateDisabled))
+		g.POST("/installed", s.installed(p), s.limitLifecycle)
+		g.POST("/uninstalled", s.uninstalled(p), s.limitLifecycle)
+		g.POST("/enabled", s.stateChanged(p, secrets.StateEnabled), s.limitLifecycle)
+		g.POST("/disabled", s.stateChanged(p, secrets.StateDisabled), s.limitLifecycle)
 		g.GET("/admin", s.modulePage(p, kindAdmin))
 	}
 	e.GET("/jira/panel", s.modulePage(secrets.ProductJira, kindIssuePanel))
