@@ -37,6 +37,9 @@ var futureEnv = map[string]string{
 // opsPort is the ops listener's port; it must never be public.
 const opsPort = 9090
 
+// backupPort is the backup listener's port: loopback only, everywhere.
+const backupPort = 9091
+
 // --- YAML --------------------------------------------------------------------
 
 // doc is one YAML document decoded into generic values.
@@ -296,7 +299,9 @@ func TestStatefulSet(t *testing.T) {
 		t.Errorf("claim accessModes = %v, want [ReadWriteOnce]", got)
 	}
 
-	var keyFile, secretName, secretKey string
+	// Secret files by path: the master key and the backup token.
+	type secretFile struct{ name, key string }
+	files := map[string]secretFile{}
 	for _, v := range list(get(pod, "volumes")) {
 		if get(v, "secret") == nil {
 			continue
@@ -308,13 +313,26 @@ func TestStatefulSet(t *testing.T) {
 		if mode := get(v, "secret", "defaultMode"); mode != 0o400 {
 			t.Errorf("secret defaultMode = %v, want 0400", mode)
 		}
-		secretName = str(get(v, "secret", "secretName"))
 		item := get(v, "secret", "items", 0)
-		secretKey = str(get(item, "key"))
-		keyFile = str(get(m, "mountPath")) + "/" + str(get(item, "path"))
+		files[str(get(m, "mountPath"))+"/"+str(get(item, "path"))] = secretFile{str(get(v, "secret", "secretName")), str(get(item, "key"))}
 	}
-	if keyFile == "" || env["SECRETS_MASTER_KEY_FILE"] != keyFile {
-		t.Errorf("SECRETS_MASTER_KEY_FILE = %q, but the Secret file is at %q", env["SECRETS_MASTER_KEY_FILE"], keyFile)
+	master, ok := files[env["SECRETS_MASTER_KEY_FILE"]]
+	if !ok {
+		t.Errorf("SECRETS_MASTER_KEY_FILE = %q, but no Secret file is there (%v)", env["SECRETS_MASTER_KEY_FILE"], files)
+	}
+	secretName, secretKey := master.name, master.key
+	// The backup token comes from a Secret of its own, and /backup listens
+	// on the pod's loopback, out of reach of every Service and policy rule.
+	if tok, ok := files[env["SECRETS_BACKUP_TOKEN_FILE"]]; !ok || tok.name == secretName {
+		t.Errorf("SECRETS_BACKUP_TOKEN_FILE = %q is not a file of its own Secret (%v)", env["SECRETS_BACKUP_TOKEN_FILE"], files)
+	}
+	if a := env["SECRETS_BACKUP_ADDR"]; !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Errorf("SECRETS_BACKUP_ADDR = %q, want the pod's loopback", a)
+	}
+	for _, p := range list(get(c, "ports")) {
+		if port, _ := get(p, "containerPort").(int); port == backupPort {
+			t.Errorf("the backup port %d is a container port; it must stay on the pod's loopback", backupPort)
+		}
 	}
 
 	// The example Secret has the name and key the pod reads, and a value
@@ -613,10 +631,10 @@ func TestCompose(t *testing.T) {
 	// Ops port: never published beyond the host's loopback, by anyone.
 	for name, s := range services {
 		for _, p := range composePorts(t, list(get(s, "ports"))) {
-			if p.target == opsPort && p.hostIP != "127.0.0.1" && p.hostIP != "::1" {
-				t.Errorf("%s publishes port %d on %q; only loopback is allowed", name, opsPort, p.hostIP)
+			if (p.target == opsPort || p.target == backupPort) && p.hostIP != "127.0.0.1" && p.hostIP != "::1" {
+				t.Errorf("%s publishes port %d on %q; only loopback is allowed", name, p.target, p.hostIP)
 			}
-			if name == "secretsd" && p.target != opsPort {
+			if name == "secretsd" && p.target != opsPort && p.target != backupPort {
 				t.Errorf("secretsd publishes port %d; the proxy is the way in", p.target)
 			}
 		}
@@ -625,8 +643,11 @@ func TestCompose(t *testing.T) {
 	// The master key is a compose secret, and the variable points at it.
 	env := composeEnv(sd["environment"])
 	secretsList := list(sd["secrets"])
-	if len(secretsList) != 1 {
-		t.Fatalf("secretsd mounts %d secrets, want the master key", len(secretsList))
+	if len(secretsList) != 2 {
+		t.Fatalf("secretsd mounts %d secrets, want the master key and the backup token", len(secretsList))
+	}
+	if got := env["SECRETS_BACKUP_TOKEN_FILE"]; got != "/run/secrets/"+str(secretsList[1]) {
+		t.Errorf("SECRETS_BACKUP_TOKEN_FILE = %q, want /run/secrets/%v", got, secretsList[1])
 	}
 	source, target := str(secretsList[0]), str(secretsList[0]) // short syntax
 	if m, ok := secretsList[0].(doc); ok {
@@ -993,11 +1014,18 @@ func TestSystemdUnit(t *testing.T) {
 			env[k] = v
 		}
 	}
-	// The key arrives as a credential; the variable names its file.
-	cred, src, _ := strings.Cut(one("LoadCredential"), ":")
-	if src == "" || env["SECRETS_MASTER_KEY_FILE"] != "%d/"+cred {
-		t.Errorf("LoadCredential = %q, SECRETS_MASTER_KEY_FILE = %q; want the credential's file %%d/%s",
-			one("LoadCredential"), env["SECRETS_MASTER_KEY_FILE"], cred)
+	// The key and the backup token arrive as credentials; the variables
+	// name their files.
+	creds := map[string]bool{}
+	for _, lc := range svc["LoadCredential"] {
+		if cred, src, _ := strings.Cut(lc, ":"); src != "" {
+			creds["%d/"+cred] = true
+		}
+	}
+	for _, v := range []string{"SECRETS_MASTER_KEY_FILE", "SECRETS_BACKUP_TOKEN_FILE"} {
+		if !creds[env[v]] {
+			t.Errorf("%s = %q is not the file of a LoadCredential (%v)", v, env[v], svc["LoadCredential"])
+		}
 	}
 	if d := env["SECRETS_DATA"]; !strings.HasPrefix(d, "/var/lib/"+one("StateDirectory")+"/") {
 		t.Errorf("SECRETS_DATA = %q is not in the StateDirectory", d)

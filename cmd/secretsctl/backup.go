@@ -15,11 +15,12 @@ import (
 )
 
 func runBackup(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("backup", `--out FILE [--force] [--ops-addr ADDR | --offline --data FILE]
+	flags := c.flagSet("backup", `--out FILE [--force] [--backup-addr ADDR --backup-token-file FILE | --offline --data FILE]
 
 Copies the database to FILE. By default it asks the running secretsd for a
-consistent hot copy (GET /backup on its operations listener). With --offline
-it reads --data directly, for when secretsd is stopped.
+consistent hot copy (GET /backup on its backup listener, with the token from
+--backup-token-file, the same file secretsd reads). With --offline it reads
+--data directly, for when secretsd is stopped.
 
 The copy goes to FILE.tmp (mode 0600) and is checked (the byte count the
 server announced, then bbolt's page check) before it is renamed to FILE, so
@@ -29,7 +30,11 @@ keyring in use when it was taken.`)
 	out := flags.String("out", "", "backup file to create (required)")
 	force := flags.Bool("force", false, "replace --out (and a stale --out.tmp) if it exists")
 	offline := flags.Bool("offline", false, "read --data directly instead of asking secretsd, which must be stopped")
-	opsAddr := flags.String("ops-addr", c.env("SECRETS_OPS_ADDR", "127.0.0.1:9090"), "secretsd's operations listener, host:port or http URL ($SECRETS_OPS_ADDR)")
+	backupAddr := flags.String("backup-addr", c.env("SECRETS_BACKUP_ADDR", "127.0.0.1:9091"), "secretsd's backup listener, host:port or http URL ($SECRETS_BACKUP_ADDR)")
+	// --ops-addr named the listener /backup used to share with /metrics; it
+	// is kept as another name for --backup-addr so old scripts still parse.
+	flags.Var(stringAlias{backupAddr}, "ops-addr", "deprecated: the same as --backup-addr")
+	tokenFile := flags.String("backup-token-file", c.env("SECRETS_BACKUP_TOKEN_FILE", ""), "file holding secretsd's backup token ($SECRETS_BACKUP_TOKEN_FILE)")
 	data := flags.String("data", c.env("SECRETS_DATA", "./data/secrets.db"), "database file, with --offline ($SECRETS_DATA)")
 	if err := c.parse(flags, args); err != nil {
 		return err
@@ -44,12 +49,20 @@ keyring in use when it was taken.`)
 	source := *data
 	copyTo := func(w io.Writer) (int64, error) { return copyOffline(*data, w) }
 	if !*offline {
-		u, err := backupURL(*opsAddr)
+		u, err := backupURL(*backupAddr)
 		if err != nil {
-			return usagef("--ops-addr: %v", err)
+			return usagef("--backup-addr: %v", err)
 		}
+		if *tokenFile == "" {
+			return usagef("--backup-token-file is required to ask secretsd for a backup (or use --offline)")
+		}
+		raw, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("--backup-token-file: %w", err)
+		}
+		token := strings.TrimSpace(string(raw))
 		source = u
-		copyTo = func(w io.Writer) (int64, error) { return copyOnline(ctx, c.http, u, w) }
+		copyTo = func(w io.Writer) (int64, error) { return copyOnline(ctx, c.http, u, token, w) }
 	}
 
 	tmp := *out + ".tmp"
@@ -120,17 +133,24 @@ func backupURL(addr string) (string, error) {
 // the copy's exact size before streaming it and, once streaming, can only
 // signal a failure by stopping short; so a response without a length, or
 // with fewer bytes than it announced, is refused.
-func copyOnline(ctx context.Context, client *http.Client, u string, w io.Writer) (int64, error) {
+func copyOnline(ctx context.Context, client *http.Client, u, token string, w io.Writer) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, err
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("ask secretsd for a backup (is it running? or use --offline): %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return 0, fmt.Errorf("GET %s: %s: the backup token was refused (is --backup-token-file the file secretsd reads?)", u, resp.Status)
+	case http.StatusForbidden:
+		return 0, fmt.Errorf("GET %s: %s: secretsd has no --backup-token-file, so it refuses backups", u, resp.Status)
+	default:
 		return 0, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	want := resp.ContentLength
@@ -176,3 +196,15 @@ func checkBackup(ctx context.Context, path string) (int, error) {
 	}
 	return n, nil
 }
+
+// stringAlias is a flag.Value that sets another flag's string.
+type stringAlias struct{ p *string }
+
+func (a stringAlias) String() string {
+	if a.p == nil {
+		return ""
+	}
+	return *a.p
+}
+
+func (a stringAlias) Set(v string) error { *a.p = v; return nil }

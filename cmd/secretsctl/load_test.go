@@ -24,7 +24,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 	f := newFixture(t)
 	db := f.open(t, f.keyFile)
 	svc := db
-	srv := httptest.NewServer(server.OpsHandler(server.OpsDeps{Ready: db.Ping, Backup: db.Backup, Logger: zerolog.Nop()}))
+	srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.Backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
 	defer srv.Close()
 
 	var mu sync.Mutex
@@ -65,7 +65,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 	before := len(written)
 	mu.Unlock()
 	out := filepath.Join(t.TempDir(), "backup.db")
-	run(t, nil, "backup", "--ops-addr", srv.Listener.Addr().String(), "--out", out).want(t, 0)
+	run(t, tokenEnv(t), "backup", "--ops-addr", srv.Listener.Addr().String(), "--out", out).want(t, 0)
 	close(stop)
 	wg.Wait()
 

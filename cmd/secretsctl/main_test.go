@@ -200,7 +200,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"retire-master-key", "--id", "4294967296", "--out", "x"}, 2, "", "--id must be"},
 		{[]string{"purge", "--retention", "a month"}, 2, "", "--retention"},
 		{[]string{"purge", "--retention", "-1h"}, 2, "", "--retention"},
-		{[]string{"backup", "--out", "x", "--ops-addr", "ftp://host"}, 2, "", "--ops-addr"},
+		{[]string{"backup", "--out", "x", "--backup-addr", "ftp://host"}, 2, "", "--backup-addr"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -519,7 +519,7 @@ func TestBackupOnline(t *testing.T) {
 	f := newFixture(t)
 	db := f.open(t, f.keyFile) // secretsd is running, with its ops listener
 	ops := func(backup func(io.Writer, func(int64)) (int64, error)) string {
-		srv := httptest.NewServer(server.OpsHandler(server.OpsDeps{Ready: db.Ping, Backup: backup, Logger: zerolog.Nop()}))
+		srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
 		t.Cleanup(srv.Close)
 		return srv.Listener.Addr().String()
 	}
@@ -535,11 +535,11 @@ func TestBackupOnline(t *testing.T) {
 	}
 
 	out := filepath.Join(dir, "online.db")
-	run(t, map[string]string{"SECRETS_OPS_ADDR": good}, "backup", "--out", out).
+	run(t, tokenEnv(t, "SECRETS_BACKUP_ADDR", good), "backup", "--out", out).
 		want(t, 0, "backup of http://"+good+"/backup written to "+out, "4 tenants")
 	run(t, nil, "verify", "--data", out, "--master-key-file", f.keyFile).want(t, 0, "no problems")
-	run(t, nil, "backup", "--ops-addr", "http://"+good, "--out", out).want(t, 1)
-	run(t, nil, "backup", "--ops-addr", "http://"+good+"/", "--out", out, "--force").want(t, 0)
+	run(t, tokenEnv(t), "backup", "--ops-addr", "http://"+good, "--out", out).want(t, 1)
+	run(t, tokenEnv(t), "backup", "--ops-addr", "http://"+good+"/", "--out", out, "--force").want(t, 0)
 
 	t.Run("truncated", func(t *testing.T) {
 		// Announces more than it sends, as a backup that fails midway does.
@@ -547,7 +547,7 @@ func TestBackupOnline(t *testing.T) {
 			return db.Backup(w, func(n int64) { size(n + 4096) })
 		})
 		out := filepath.Join(dir, "truncated.db")
-		r := run(t, nil, "backup", "--ops-addr", addr, "--out", out)
+		r := run(t, tokenEnv(t), "backup", "--ops-addr", addr, "--out", out)
 		r.want(t, 1)
 		if !strings.Contains(r.stderr, "cut short") {
 			t.Errorf("stderr %q", r.stderr)
@@ -562,7 +562,7 @@ func TestBackupOnline(t *testing.T) {
 			return int64(n), err
 		})
 		out := filepath.Join(dir, "junk.db")
-		r := run(t, nil, "backup", "--ops-addr", addr, "--out", out)
+		r := run(t, tokenEnv(t), "backup", "--ops-addr", addr, "--out", out)
 		r.want(t, 1)
 		if !strings.Contains(r.stderr, "the copy does not open") {
 			t.Errorf("stderr %q", r.stderr)
@@ -577,7 +577,7 @@ func TestBackupOnline(t *testing.T) {
 		addr := ln.Addr().String()
 		ln.Close()
 		out := filepath.Join(dir, "none.db")
-		r := run(t, nil, "backup", "--ops-addr", addr, "--out", out)
+		r := run(t, tokenEnv(t), "backup", "--ops-addr", addr, "--out", out)
 		r.want(t, 1)
 		if !strings.Contains(r.stderr, "is it running?") {
 			t.Errorf("stderr %q", r.stderr)
@@ -589,12 +589,12 @@ func TestBackupOnline(t *testing.T) {
 		if err := os.WriteFile(out+".tmp", []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := run(t, nil, "backup", "--ops-addr", good, "--out", out)
+		r := run(t, tokenEnv(t), "backup", "--ops-addr", good, "--out", out)
 		r.want(t, 1)
 		if !strings.Contains(r.stderr, "stale.db.tmp exists") {
 			t.Errorf("stderr %q", r.stderr)
 		}
-		run(t, nil, "backup", "--ops-addr", good, "--out", out, "--force").want(t, 0)
+		run(t, tokenEnv(t), "backup", "--ops-addr", good, "--out", out, "--force").want(t, 0)
 		if _, err := os.Stat(out + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 			t.Error("tmp file left behind")
 		}

@@ -81,7 +81,7 @@ func startServer(t *testing.T) string {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	args := []string{
-		"--addr", addr, "--ops-addr", "127.0.0.1:0", "--base-url", base,
+		"--addr", addr, "--ops-addr", "127.0.0.1:0", "--backup-addr", "127.0.0.1:0", "--base-url", base,
 		"--data", filepath.Join(t.TempDir(), "data", "secrets.db"),
 		"--kdf-memory", "19456", "--kdf-time", "2", "--kdf-threads", "1", "--kdf-memory-budget", "128MiB",
 		"--log-level", "warn", "--log-format", "json",

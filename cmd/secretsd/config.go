@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/connect-secrets/secrets/pkg/forge"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/connect-secrets/secrets/pkg/server"
 )
 
 // Config is everything secretsd is told at start-up, from flags and their
@@ -23,8 +26,14 @@ import (
 type Config struct {
 	Addr    string
 	OpsAddr string
-	BaseURL string
-	Data    string
+	// BackupAddr is the listener of /backup, apart from OpsAddr so that
+	// monitoring can be let in to one and nobody to the other.
+	BackupAddr string
+	// BackupToken, read from --backup-token-file, is the credential /backup
+	// requires; empty refuses every backup.
+	BackupToken []byte
+	BaseURL     string
+	Data        string
 	// Store is the storage URL: bolt://<path> (default: bolt:// + Data) or
 	// postgres://… for many replicas.
 	Store          string
@@ -78,7 +87,10 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		fs.StringVar(p, name, env(envName, def), usage+" ($"+envName+")")
 	}
 	str(&c.Addr, "addr", "SECRETS_ADDR", ":8080", "public listen address")
-	str(&c.OpsAddr, "ops-addr", "SECRETS_OPS_ADDR", "127.0.0.1:9090", "operations listen address (health, metrics, backup); keep it private")
+	str(&c.OpsAddr, "ops-addr", "SECRETS_OPS_ADDR", "127.0.0.1:9090", "operations listen address (health, readiness, metrics); keep it private")
+	str(&c.BackupAddr, "backup-addr", "SECRETS_BACKUP_ADDR", "127.0.0.1:9091", "backup listen address (GET /backup with the backup token); keep it private")
+	var backupTokenFile string
+	str(&backupTokenFile, "backup-token-file", "SECRETS_BACKUP_TOKEN_FILE", "", "file holding the token GET /backup requires (at least 32 characters); unset: backups are refused")
 	str(&c.BaseURL, "base-url", "SECRETS_BASE_URL", "http://localhost:8080", "public base URL of the app, as hosts reach it")
 	str(&c.Data, "data", "SECRETS_DATA", "./data/secrets.db", "database file (the default bolt:// store; dev mode keeps its master key beside it)")
 	str(&c.Store, "store", "SECRETS_STORE", "", "storage URL: bolt://<path> or postgres://user@host/db (default: bolt:// and --data)")
@@ -123,6 +135,16 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if !strings.HasPrefix(c.Store, "bolt://") && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return c, errors.New("--store must be bolt://<path> or postgres://…")
+	}
+	if backupTokenFile != "" {
+		b, err := os.ReadFile(backupTokenFile)
+		if err != nil {
+			return c, fmt.Errorf("--backup-token-file: %w", err)
+		}
+		c.BackupToken = bytes.TrimSpace(b)
+		if len(c.BackupToken) < server.MinBackupTokenLen {
+			return c, fmt.Errorf("--backup-token-file must hold at least %d characters (e.g. openssl rand -hex 32)", server.MinBackupTokenLen)
+		}
 	}
 
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")

@@ -29,6 +29,7 @@ import (
 	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/sandbox"
 	"github.com/connect-secrets/secrets/pkg/seal"
+	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,6 +139,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Sandbox:       sandboxMounter(sb),
 		Metrics:       metrics,
 		Forge:         forgeFront,
+		// Key derivations queue fairly by tenant, then user.
+		ActorContext: func(ctx context.Context, a secrets.Actor) context.Context {
+			return seal.WithRequester(ctx, seal.Requester{Tenant: a.ClientKey, User: a.AccountID})
+		},
 	})
 	if err != nil {
 		return err
@@ -154,9 +159,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	ops := &http.Server{
 		Handler: server.OpsHandler(server.OpsDeps{
-			Ready: st.Ping, Backup: backupOf(st), Logger: log,
+			Ready: st.Ping, Logger: log,
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          newStdLogger(log),
+	}
+	backup := &http.Server{
+		Handler:           server.BackupHandler(server.BackupDeps{Backup: backupOf(st), Token: cfg.BackupToken, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          newStdLogger(log),
 	}
@@ -169,12 +179,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		pl.Close()
 		return err
 	}
-	errc := make(chan error, 2)
+	bl, err := net.Listen("tcp", cfg.BackupAddr)
+	if err != nil {
+		pl.Close()
+		ol.Close()
+		return err
+	}
+	errc := make(chan error, 3)
 	go func() { errc <- public.Serve(pl) }()
 	go func() { errc <- ops.Serve(ol) }()
+	go func() { errc <- backup.Serve(bl) }()
 	go janitor(ctx, eng, st.Bolt, cfg.Retention, log)
 
-	log.Info().Str("addr", pl.Addr().String()).Str("ops_addr", ol.Addr().String()).
+	if len(cfg.BackupToken) == 0 {
+		log.Warn().Msg("no --backup-token-file: GET /backup refuses every request")
+	}
+	log.Info().Str("addr", pl.Addr().String()).Str("ops_addr", ol.Addr().String()).Str("backup_addr", bl.Addr().String()).
 		Str("base_url", cfg.BaseURL).Bool("dev", cfg.Dev).Msg("secretsd listening")
 	if sb != nil {
 		if err := sb.InstallTenants(ctx, nil); err != nil {
@@ -204,7 +224,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info().Msg("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err = errors.Join(public.Shutdown(sctx), ops.Shutdown(sctx))
+	err = errors.Join(public.Shutdown(sctx), ops.Shutdown(sctx), backup.Shutdown(sctx))
 	log.Info().Msg("stopped")
 	return err
 }

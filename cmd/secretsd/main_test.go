@@ -32,7 +32,7 @@ func TestRunDevAndShutdown(t *testing.T) {
 	ready := make(chan [2]net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"--addr", addr, "--ops-addr", "127.0.0.1:0", "--base-url", "http://" + addr, "--data", data, "--kdf-memory", "19456", "--kdf-time", "2", "--kdf-threads", "1", "--kdf-memory-budget", "64MiB"},
+		done <- Run(ctx, []string{"--addr", addr, "--ops-addr", "127.0.0.1:0", "--backup-addr", "127.0.0.1:0", "--base-url", "http://" + addr, "--data", data, "--kdf-memory", "19456", "--kdf-time", "2", "--kdf-threads", "1", "--kdf-memory-budget", "64MiB"},
 			env(), io.Discard, func(p, o net.Addr) { ready <- [2]net.Addr{p, o} })
 	}()
 	var addrs [2]net.Addr

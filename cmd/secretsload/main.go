@@ -78,7 +78,7 @@ func run(o options) error {
 
 	addr, ops := freeAddr(), freeAddr()
 	base := "http://" + addr
-	srv := exec.Command(o.bin, "--addr", addr, "--ops-addr", ops, "--base-url", base,
+	srv := exec.Command(o.bin, "--addr", addr, "--ops-addr", ops, "--backup-addr", freeAddr(), "--base-url", base,
 		"--data", filepath.Join(dir, "data", "secrets.db"), "--log-level", "warn",
 		"--kdf-memory-budget", strconv.Itoa(o.budgetMiB)+"MiB")
 	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr

@@ -31,6 +31,11 @@ type Host struct {
 // the answer briefly. UI conditions such as user_is_admin only hide things;
 // the server must ask.
 //
+// Concurrent checks of the same account on the same site share one call to
+// the host (a page load fires several admin requests at once), and no check
+// waits for a host longer than Wait: a hung site turns into
+// ErrHostUnavailable within seconds, and the caller refuses.
+//
 // An AdminChecker is safe for concurrent use.
 type AdminChecker struct {
 	// Client makes the calls; nil means a client with a 10 s timeout. It
@@ -39,11 +44,26 @@ type AdminChecker struct {
 	Client *http.Client
 	// TTL is how long an answer is remembered; 0 means 60 s.
 	TTL time.Duration
+	// Wait bounds one call to the host, whatever Client's timeout; 0 means
+	// 3 s.
+	Wait time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]adminAnswer
+	mu       sync.Mutex
+	cache    map[string]adminAnswer
+	inflight map[string]*adminCall
+	calls    int64 // calls made to hosts, for tests
+}
+
+// adminCall is one question to a host, shared by every check of the same
+// account that arrives while it runs. done is closed once admin and err are
+// set.
+type adminCall struct {
+	done    chan struct{}
+	admin   bool
+	err     error
+	waiters int // checks sharing this call, for tests
 }
 
 type adminAnswer struct {
@@ -57,41 +77,81 @@ const maxAdminCache = 10_000
 // ADMINISTER global permission, or Confluence's administer operation on the
 // application. Errors wrap ErrHostUnavailable.
 func (a *AdminChecker) IsAdmin(ctx context.Context, h Host, accountID string) (bool, error) {
+	if h.Product != ProductJira && h.Product != ProductConfluence {
+		return false, fmt.Errorf("connect: unknown product %q", h.Product)
+	}
 	now := clock(a.Now)()
-	key := h.ClientKey + "\x00" + accountID
+	key := adminKey(h, accountID)
 	a.mu.Lock()
 	if ans, ok := a.cache[key]; ok && now.Before(ans.expires) {
 		a.mu.Unlock()
 		return ans.admin, nil
 	}
+	c, ok := a.inflight[key]
+	if !ok {
+		if a.inflight == nil {
+			a.inflight = map[string]*adminCall{}
+		}
+		c = &adminCall{done: make(chan struct{})}
+		a.inflight[key] = c
+		a.calls++
+		// Detached from this caller's cancellation, since others may join
+		// it, but bounded by Wait.
+		go a.ask(context.WithoutCancel(ctx), h, accountID, key, now, c)
+	}
+	c.waiters++
 	a.mu.Unlock()
 
+	select {
+	case <-c.done:
+		return c.admin, c.err
+	case <-ctx.Done():
+		return false, fmt.Errorf("%w: %w", ErrHostUnavailable, ctx.Err())
+	}
+}
+
+// adminKey names one question: the site (as installed) and the account,
+// length-prefixed so no two questions share a key.
+func adminKey(h Host, accountID string) string {
+	return fmt.Sprintf("%d:%s%d:%s%d:%s%s", len(h.ClientKey), h.ClientKey, len(h.Product), h.Product, len(h.BaseURL), h.BaseURL, accountID)
+}
+
+// ask asks the host, publishes the answer to c and, if there is one, to the
+// cache. Errors are never cached: the next check asks again.
+func (a *AdminChecker) ask(ctx context.Context, h Host, accountID, key string, now time.Time, c *adminCall) {
+	wait := a.Wait
+	if wait <= 0 {
+		wait = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	var admin bool
 	var err error
-	switch h.Product {
-	case ProductJira:
+	if h.Product == ProductJira {
 		admin, err = a.jiraAdmin(ctx, h, accountID, now)
-	case ProductConfluence:
+	} else {
 		admin, err = a.confluenceAdmin(ctx, h, accountID, now)
-	default:
-		return false, fmt.Errorf("connect: unknown product %q", h.Product)
-	}
-	if err != nil {
-		return false, err
 	}
 	ttl := a.TTL
 	if ttl <= 0 {
 		ttl = time.Minute
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cache == nil || len(a.cache) >= maxAdminCache {
-		// Dropping everything is crude but bounded, and answers are cheap
-		// to ask again.
-		a.cache = map[string]adminAnswer{}
+	delete(a.inflight, key)
+	if err == nil {
+		if a.cache == nil || len(a.cache) >= maxAdminCache {
+			// Dropping everything is crude but bounded, and answers are
+			// cheap to ask again.
+			a.cache = map[string]adminAnswer{}
+		}
+		a.cache[key] = adminAnswer{admin: admin, expires: now.Add(ttl)}
 	}
-	a.cache[key] = adminAnswer{admin: admin, expires: now.Add(ttl)}
-	return admin, nil
+	a.mu.Unlock()
+	c.admin, c.err = admin, err
+	if err != nil {
+		c.admin = false // refuse on error, whatever was decoded
+	}
+	close(c.done)
 }
 
 func (a *AdminChecker) jiraAdmin(ctx context.Context, h Host, accountID string, now time.Time) (bool, error) {

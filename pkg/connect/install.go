@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"cmp"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,15 +35,33 @@ const (
 
 	// minRSABits is the smallest install key we accept.
 	minRSABits = 2048
+
+	// Defaults of the InstallKeys fetch limits; see its fields.
+	defaultMaxConcurrentFetches = 4
+	defaultFetchBurst           = 10
+	defaultFetchInterval        = 6 * time.Second
+	defaultNegativeTTL          = 10 * time.Minute
+
+	// maxUnknownKids bounds the negative cache.
+	maxUnknownKids = 1024
 )
 
 // InstallKeys fetches and caches the RSA public keys Atlassian signs
 // installed/uninstalled callbacks with, from <BaseURL>/<kid>.
 //
 // Keys never change under a kid, so a key once fetched is cached for good
-// (in a bounded cache that evicts the oldest entry); failures are never
-// cached, so an outage ends as soon as the key server is back. Concurrent
-// requests for the same kid share one fetch.
+// (in a bounded cache that evicts the oldest entry). A kid the key server
+// does not know (404) is remembered as unknown for NegativeTTL; other
+// failures are never cached, so an outage ends as soon as the key server is
+// back. Concurrent requests for the same kid share one fetch.
+//
+// A signed-install token is unauthenticated until its key is fetched, so
+// anyone can name a fresh kid in every request. Fetches of kids not cached
+// are therefore bounded: at most MaxConcurrentFetches at once, and at most
+// FetchBurst in a row, then one per FetchInterval; past that Key answers
+// ErrKeyUnavailable (503, Atlassian retries) without fetching. Cached kids
+// are never limited, so once the real key is known a flood of forged kids
+// does not stop real installs.
 //
 // The zero value is usable once BaseURL is set; NewInstallKeys is a
 // shorthand. An InstallKeys must not be copied after first use.
@@ -54,11 +74,32 @@ type InstallKeys struct {
 	// Client does the fetches; nil means a client with a 5 s timeout.
 	Client *http.Client
 
+	// MaxConcurrentFetches caps the fetches running at once; 0 means 4.
+	MaxConcurrentFetches int
+	// FetchBurst and FetchInterval bound the rate of fetches: FetchBurst in
+	// a row (0 means 10), then one per FetchInterval (0 means 6 s).
+	FetchBurst    int
+	FetchInterval time.Duration
+	// NegativeTTL is how long a kid the key server answered 404 for is
+	// refused without asking again; 0 means 10 minutes.
+	NegativeTTL time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
 	mu       sync.Mutex
+	unknown  map[string]time.Time      // kid → until when it is known to be unknown
+	unkOrder []string                  // unknown kids in insertion order, for eviction
+	tokens   float64                   // fetch budget
+	tokensAt time.Time                 // when tokens was last refilled
+	started  bool                      // tokens has been initialised
+	slots    chan struct{}             // one per running fetch
 	keys     map[string]*rsa.PublicKey // by lower-case kid
 	order    []string                  // kids in insertion order, for eviction
 	inflight map[string]*keyFetch      // by lower-case kid
 	client   *http.Client              // default client, made once
+	fetches  int64                     // fetches started, for tests and metrics
+	queued   int64                     // fetches waiting for a slot
+	running  int64                     // fetches holding a slot
 }
 
 // keyFetch is one fetch shared by every caller asking for the same kid while
@@ -98,7 +139,20 @@ func (k *InstallKeys) Key(ctx context.Context, kid string) (*rsa.PublicKey, erro
 		k.mu.Unlock()
 		return key, nil
 	}
+	now := k.now()
+	if until, ok := k.unknown[kid]; ok {
+		if now.Before(until) {
+			k.mu.Unlock()
+			return nil, invalid("unknown kid")
+		}
+		delete(k.unknown, kid) // its order entry goes when it reaches the front
+		k.unkOrder = slices.DeleteFunc(k.unkOrder, func(s string) bool { return s == kid })
+	}
 	f, ok := k.inflight[kid]
+	if !ok && !k.takeFetchLocked(now) {
+		k.mu.Unlock()
+		return nil, fmt.Errorf("%w: too many key fetches; retry later", ErrKeyUnavailable)
+	}
 	if !ok {
 		if k.inflight == nil {
 			k.inflight = make(map[string]*keyFetch)
@@ -121,14 +175,103 @@ func (k *InstallKeys) Key(ctx context.Context, kid string) (*rsa.PublicKey, erro
 	}
 }
 
-// fetchShared runs one fetch for kid, publishes its result to f and, on
-// success, to the cache.
+// now is Now or time.Now.
+func (k *InstallKeys) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
+}
+
+// takeFetchLocked spends one fetch of the budget, if there is one. k.mu
+// must be held.
+func (k *InstallKeys) takeFetchLocked(now time.Time) bool {
+	burst := float64(cmp.Or(k.FetchBurst, defaultFetchBurst))
+	every := cmp.Or(k.FetchInterval, defaultFetchInterval)
+	if !k.started {
+		k.started, k.tokens, k.tokensAt = true, burst, now
+	}
+	if d := now.Sub(k.tokensAt); d > 0 {
+		k.tokens = min(burst, k.tokens+float64(d)/float64(every))
+		k.tokensAt = now
+	}
+	if k.tokens < 1 {
+		return false
+	}
+	k.tokens--
+	k.fetches++
+	return true
+}
+
+// FetchStats is a snapshot of an InstallKeys' fetching.
+type FetchStats struct {
+	Started int64 // fetches admitted by the budget since the start
+	Waiting int64 // admitted fetches waiting for one of the concurrent slots
+	Running int64 // fetches talking to the key server now
+}
+
+// FetchStats returns the current fetch counts, for tests and metrics.
+func (k *InstallKeys) FetchStats() FetchStats {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return FetchStats{Started: k.fetches, Waiting: k.queued, Running: k.running}
+}
+
+// count adds to one of the fetch counters under k.mu.
+func (k *InstallKeys) count(p *int64, d int64) {
+	k.mu.Lock()
+	*p += d
+	k.mu.Unlock()
+}
+
+// rememberUnknownLocked notes that the key server does not know kid. k.mu
+// must be held.
+func (k *InstallKeys) rememberUnknownLocked(kid string, now time.Time) {
+	if k.unknown == nil {
+		k.unknown = make(map[string]time.Time)
+	}
+	for len(k.unkOrder) >= maxUnknownKids {
+		// Forgetting a kid early costs at most one more fetch, which the
+		// fetch budget bounds.
+		delete(k.unknown, k.unkOrder[0])
+		k.unkOrder = k.unkOrder[1:]
+	}
+	k.unknown[kid] = now.Add(cmp.Or(k.NegativeTTL, defaultNegativeTTL))
+	k.unkOrder = append(k.unkOrder, kid)
+}
+
+// fetchShared runs one fetch for kid, once one of the MaxConcurrentFetches
+// slots is free, and publishes its result to f and, on success, to the cache.
 func (k *InstallKeys) fetchShared(ctx context.Context, kid string, f *keyFetch) {
-	key, err := k.fetch(ctx, kid)
+	k.mu.Lock()
+	if k.slots == nil {
+		k.slots = make(chan struct{}, cmp.Or(k.MaxConcurrentFetches, defaultMaxConcurrentFetches))
+	}
+	slots := k.slots
+	k.mu.Unlock()
+
+	var key *rsa.PublicKey
+	wait := time.NewTimer(keyFetchTimeout)
+	k.count(&k.queued, 1)
+	select {
+	case slots <- struct{}{}:
+		wait.Stop()
+		k.count(&k.queued, -1)
+		k.count(&k.running, 1)
+		key, f.err = k.fetch(ctx, kid)
+		k.count(&k.running, -1)
+		<-slots
+	case <-wait.C:
+		k.count(&k.queued, -1)
+		f.err = fmt.Errorf("%w: too many key fetches at once", ErrKeyUnavailable)
+	}
+	err := f.err
 
 	k.mu.Lock()
 	if err == nil {
 		k.store(kid, key)
+	} else if errors.Is(err, ErrInvalidToken) {
+		k.rememberUnknownLocked(kid, k.now())
 	}
 	delete(k.inflight, kid)
 	k.mu.Unlock()

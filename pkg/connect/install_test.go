@@ -386,9 +386,19 @@ func TestInstallKeys(t *testing.T) {
 		if _, err := k.Key(context.Background(), unknownKid); !errors.Is(err, connect.ErrInvalidToken) {
 			t.Fatalf("unknown kid: %v", err)
 		}
+		// A 404 is remembered for NegativeTTL (forged kids must not each
+		// cost a fetch), and asked again after it.
 		ks.set(func(ks *keyServer) { ks.keys[unknownKid] = pemA })
+		before := ks.total.Load()
+		if _, err := k.Key(context.Background(), unknownKid); !errors.Is(err, connect.ErrInvalidToken) {
+			t.Fatalf("unknown kid within NegativeTTL: %v", err)
+		}
+		if got := ks.total.Load(); got != before {
+			t.Errorf("unknown kid fetched again within NegativeTTL")
+		}
+		k.Now = func() time.Time { return time.Now().Add(11 * time.Minute) }
 		if _, err := k.Key(context.Background(), unknownKid); err != nil {
-			t.Fatalf("404 was cached: %v", err)
+			t.Fatalf("404 still cached after NegativeTTL: %v", err)
 		}
 	})
 
@@ -396,6 +406,7 @@ func TestInstallKeys(t *testing.T) {
 		ks := newKeyServer(t)
 		ks.serveAll = pemA
 		k := connect.NewInstallKeys(ks.URL, ks.Client())
+		k.FetchBurst = 1000 // this test is about the cache, not the fetch budget
 		kid := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 		const n = 65 // one more than the cache holds
 		for i := range n {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
-	"golang.org/x/sync/semaphore"
 )
 
 // The limits Validate enforces. They are constants rather than reads of
@@ -84,26 +83,33 @@ func (p KDFParams) Weaker(target KDFParams) bool {
 
 // ErrBusy is returned by KDF.DeriveKey when its context ended (deadline or
 // cancellation) before enough of the memory budget was free to start. A
-// context that is already done gives ErrBusy without deriving.
+// context that is already done gives ErrBusy without deriving. The
+// *QueueFullError of a refused call matches it too.
 var ErrBusy = errors.New("seal: key derivation is busy")
 
 // KDF derives keys from passwords with argon2id, running at most a budget of
 // argon2 memory at once. argon2 allocates its whole memory on every call, so
 // unbounded concurrency is a memory exhaustion waiting to happen; KDF instead
-// queues callers, first come first served (golang.org/x/sync/semaphore), until
-// their context ends.
+// queues callers until their context ends.
+//
+// The queue is fair, not first come first served: waiting calls are served
+// round-robin by tenant, then by user within a tenant (see Requester), so one
+// user flooding creates delays their own calls and not another tenant's
+// unlock. How many calls one user, one tenant and everyone may have waiting
+// is capped (WithQueueLimits); a call over a cap is refused at once with a
+// *QueueFullError rather than left to time out.
 //
 // Each call weighs its Memory in bytes. A call heavier than the whole budget
 // takes the whole budget: it runs, alone, rather than never. So concurrency ×
 // memory never exceeds the budget, and a call fails only with invalid
-// parameters or a context that ends while it waits.
+// parameters, a full queue, or a context that ends while it waits.
 //
 // A KDF is safe for concurrent use. Build one with NewKDF.
 type KDF struct {
 	defaults  KDFParams
 	budget    int64 // bytes
 	minWeight int64 // bytes every call weighs at least; caps concurrency
-	sem       *semaphore.Weighted
+	q         fairQueue
 
 	waiting   atomic.Int64
 	running   atomic.Int64
@@ -146,7 +152,7 @@ func NewKDF(budgetBytes int64, defaults KDFParams, opts ...KDFOption) (*KDF, err
 	k := &KDF{
 		defaults: defaults,
 		budget:   budgetBytes,
-		sem:      semaphore.NewWeighted(budgetBytes),
+		q:        newFairQueue(budgetBytes),
 	}
 	for _, o := range opts {
 		o(k)
@@ -173,11 +179,21 @@ func (k *KDF) NewParams() (KDFParams, error) {
 }
 
 // DeriveKey derives a key encryption key (a Key with id 0) from password with
-// argon2id and p, waiting for its share of the memory budget first. Invalid
-// parameters are an error (not ErrBusy) before any waiting; a context that
-// ends while waiting is ErrBusy. Once started, a derivation runs to the end.
-// password is not retained or modified.
+// argon2id and p, waiting for its share of the memory budget first. It
+// derives on behalf of the Requester in ctx (WithRequester), anonymous if
+// there is none; see DeriveKeyFor.
 func (k *KDF) DeriveKey(ctx context.Context, password []byte, p KDFParams) (*Key, error) {
+	return k.DeriveKeyFor(ctx, RequesterFrom(ctx), password, p)
+}
+
+// DeriveKeyFor derives a key encryption key (a Key with id 0) from password
+// with argon2id and p on behalf of r, waiting for its share of the memory
+// budget in r's fair turn first. Invalid parameters are an error (not
+// ErrBusy) before any waiting; a call over a queue limit is refused at once
+// with a *QueueFullError (errors.Is ErrQueueFull); a context that ends while
+// waiting is ErrBusy. Once started, a derivation runs to the end. password
+// is not retained or modified.
+func (k *KDF) DeriveKeyFor(ctx context.Context, r Requester, password []byte, p KDFParams) (*Key, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -186,17 +202,17 @@ func (k *KDF) DeriveKey(ctx context.Context, password []byte, p KDFParams) (*Key
 	w := min(max(memoryBytes(p), k.minWeight), k.budget)
 
 	start := time.Now()
-	k.waiting.Add(1)
-	err := k.sem.Acquire(ctx, w)
-	k.waiting.Add(-1)
+	err := k.q.acquire(ctx, r, w, func(d int64) { k.waiting.Add(d) })
 	k.waitNanos.Add(int64(time.Since(start)))
 	if err != nil {
-		// The context's error would only tell deadline from cancellation,
-		// which the caller knows from its own ctx.
-		return nil, ErrBusy
+		// A full queue says when to retry; otherwise the context's error
+		// would only tell deadline from cancellation, which the caller
+		// knows from its own ctx.
+		return nil, err
 	}
-	defer k.sem.Release(w)
-	// Deferred after Release so it runs first: Running drops before the
+	began := time.Now()
+	defer func() { k.q.release(w, time.Since(began)) }()
+	// Deferred after release so it runs first: Running drops before the
 	// memory is handed to the next caller, and so never overstates.
 	k.running.Add(1)
 	defer k.running.Add(-1)

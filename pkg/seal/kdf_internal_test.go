@@ -94,7 +94,7 @@ func TestKDFBudget(t *testing.T) {
 	if got := k.Stats(); got.Running != slots || got.Waiting != callers-slots {
 		t.Errorf("Stats with the budget spent = %+v, want %d running, %d waiting", got, slots, callers-slots)
 	}
-	if k.sem.TryAcquire(1) {
+	if k.q.tryAcquire(1) {
 		t.Error("the semaphore had room with the budget spent")
 	}
 
@@ -174,7 +174,7 @@ func TestKDFQueuedContextEnds(t *testing.T) {
 				t.Errorf("first DeriveKey: %v", err)
 			}
 			// The caller that gave up must not have leaked any budget.
-			if !k.sem.TryAcquire(k.budget) {
+			if !k.q.tryAcquire(k.budget) {
 				t.Error("budget not fully returned")
 			}
 			cancel()
@@ -191,7 +191,7 @@ func TestKDFOversizedCall(t *testing.T) {
 		t.Fatal("test call is not oversized")
 	}
 	var roomInside atomic.Bool
-	k.held = func() { roomInside.Store(k.sem.TryAcquire(1)) }
+	k.held = func() { roomInside.Store(k.q.tryAcquire(1)) }
 
 	key, err := k.DeriveKey(t.Context(), []byte("pw"), p)
 	if err != nil || key == nil {
@@ -200,7 +200,7 @@ func TestKDFOversizedCall(t *testing.T) {
 	if roomInside.Load() {
 		t.Error("an oversized call left room in the budget while it ran")
 	}
-	if !k.sem.TryAcquire(k.budget) {
+	if !k.q.tryAcquire(k.budget) {
 		t.Error("budget not fully returned")
 	}
 }
@@ -255,7 +255,7 @@ func TestKDFMaxConcurrent(t *testing.T) {
 	if st := k.Stats(); st.Running != 1 {
 		t.Errorf("running %d, want 1", st.Running)
 	}
-	if k.sem.TryAcquire(1) {
+	if k.q.tryAcquire(1) {
 		t.Error("the cap left room for another derivation")
 	}
 	close(g.release)

@@ -34,6 +34,10 @@ const (
 	CodeWrongPassword Code = "wrong_password"
 	// CodeLocked: too many failed unlocks; Error.RetryAfter says how long to wait.
 	CodeLocked Code = "locked"
+	// CodeRateLimited: the caller sent too many requests of this kind (or
+	// has too many key derivations queued); Error.RetryAfter says when to
+	// try again.
+	CodeRateLimited Code = "rate_limited"
 	// CodeUnlockRequired: the operation needs a valid unlock token of this
 	// user for the current version of the secret.
 	CodeUnlockRequired Code = "unlock_required"
@@ -51,7 +55,7 @@ const (
 type Error struct {
 	Code       Code
 	Message    string
-	RetryAfter time.Duration // set with CodeLocked and CodeUnavailable
+	RetryAfter time.Duration // set with CodeLocked, CodeRateLimited and CodeUnavailable
 	// AttemptsLeft, with CodeWrongPassword, is how many more failures the
 	// user has before a lockout; nil when lockout is off.
 	AttemptsLeft *int

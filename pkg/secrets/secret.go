@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -118,7 +119,12 @@ func (p Policy) LockoutFor(failures int) time.Duration {
 	return min(d, p.LockoutMax)
 }
 
-// ValidateTitle checks a title: 1 to MaxTitleChars characters of valid UTF-8.
+// ValidateTitle checks a title: 1 to MaxTitleChars characters of valid UTF-8,
+// with no control characters (NUL, tabs, newlines, U+2028/U+2029 included),
+// no bidirectional overrides, embeddings, isolates or marks, and at least one
+// visible character. Titles are shown to everyone who can see the issue or
+// page, so a title must look like what it is: a bidi override can make it
+// read backwards, and an invisible-only title looks like no secret at all.
 func ValidateTitle(title string) error {
 	n := utf8.RuneCountInString(title)
 	switch {
@@ -129,7 +135,43 @@ func ValidateTitle(title string) error {
 	case n > MaxTitleChars:
 		return Errorf(CodeInvalid, "The title must be at most %d characters.", MaxTitleChars)
 	}
+	visible := false
+	for _, r := range title {
+		switch {
+		case unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp):
+			return Errorf(CodeInvalid, "The title must not contain control characters or line breaks.")
+		case isBidiControl(r):
+			return Errorf(CodeInvalid, "The title must not contain text-direction control characters.")
+		case !isInvisible(r):
+			visible = true
+		}
+	}
+	if !visible {
+		return Errorf(CodeInvalid, "The title must contain a visible character.")
+	}
 	return nil
+}
+
+// isBidiControl reports the characters that change the direction text is
+// shown in: embeddings and overrides (U+202A-U+202E), isolates
+// (U+2066-U+2069), and the implicit marks (U+200E, U+200F, U+061C), which
+// on their own only reorder neutral characters but are how a title is made
+// to read differently from its bytes.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) ||
+		r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// isInvisible reports characters that draw nothing on their own: white
+// space, format characters (U+200B, U+2060, U+FEFF, …), combining marks
+// with nothing to combine with, and the letters that render blank (Hangul
+// fillers, the braille blank).
+func isInvisible(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
+		return true
+	}
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me)
 }
 
 // ValidateContent checks a body: valid UTF-8 of at most MaxContentBytes.

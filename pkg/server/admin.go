@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/connect-secrets/secrets/pkg/connect"
 	"github.com/connect-secrets/secrets/pkg/secrets"
@@ -252,13 +254,31 @@ func (s *Server) adminAuditCSV(c echo.Context) error {
 }
 
 // csvCell defuses spreadsheet formulas: a cell a spreadsheet would evaluate
-// gets a leading apostrophe.
+// gets a leading apostrophe. Spreadsheets trim leading white space (and
+// newlines) before deciding, and some read the full-width forms of the
+// triggers as the ASCII ones, so both count: " =cmd", "\n@SUM(…)" and
+// "＝1+1" are defused like "=cmd".
 func csvCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+	if v == "" {
+		return v
+	}
+	if v[0] == '\t' || v[0] == '\r' {
+		return "'" + v
+	}
+	rest := strings.TrimLeftFunc(v, unicode.IsSpace)
+	if rest == "" {
+		return v
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	if strings.ContainsRune(csvTriggers, r) {
 		return "'" + v
 	}
 	return v
 }
+
+// csvTriggers start a formula in a spreadsheet: = + - @, tab and carriage
+// return, and the full-width ＝ ＋ － ＠.
+const csvTriggers = "=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20"
 
 func intParam(c echo.Context, name string, def, maxValue int) (int, error) {
 	v := c.QueryParam(name)

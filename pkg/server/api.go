@@ -92,6 +92,9 @@ func (s *Server) createSecret(c echo.Context) error {
 	if req.ExpiresAt != nil {
 		in.ExpiresAt = *req.ExpiresAt
 	}
+	if err := s.limitWrites(c); err != nil {
+		return err
+	}
 	m, err := s.secrets.CreateSecret(c.Request().Context(), actor(c), in)
 	if err != nil {
 		return err
@@ -153,6 +156,9 @@ func (s *Server) updateSecret(c echo.Context) error {
 func (s *Server) changePassword(c echo.Context) error {
 	pw, err := bindPassword(c)
 	if err != nil {
+		return err
+	}
+	if err := s.limitWrites(c); err != nil {
 		return err
 	}
 	u, err := s.secrets.ChangePassword(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c), pw)

@@ -23,6 +23,7 @@ var statusOf = map[secrets.Code]int{
 	secrets.CodeConflict:             http.StatusConflict,
 	secrets.CodeWrongPassword:        http.StatusForbidden,
 	secrets.CodeLocked:               http.StatusTooManyRequests,
+	secrets.CodeRateLimited:          http.StatusTooManyRequests,
 	secrets.CodeUnlockRequired:       http.StatusForbidden,
 	secrets.CodeUnavailable:          http.StatusServiceUnavailable,
 	secrets.CodeInternal:             http.StatusInternalServerError,
@@ -62,7 +63,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if e.RetryAfter > 0 {
 		secs := int(math.Ceil(e.RetryAfter.Seconds()))
 		body.Error.RetryAfter = secs
-		if e.Code == secrets.CodeLocked || e.Code == secrets.CodeUnavailable {
+		if e.Code == secrets.CodeLocked || e.Code == secrets.CodeRateLimited || e.Code == secrets.CodeUnavailable {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		}
 	}

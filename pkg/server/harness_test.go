@@ -73,6 +73,8 @@ type harness struct {
 	now          time.Time
 	client       *http.Client
 	host         *fakeHost
+	// configure, if an option sets it, adjusts the server's Config.
+	configure func(*server.Config)
 }
 
 // newHarness starts the server; opts adjust its dependencies.
@@ -135,13 +137,17 @@ func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 	for _, o := range opts {
 		o(h, &deps)
 	}
-	s, err := server.New(server.Config{
+	cfg := server.Config{
 		BaseURL:       h.baseURL,
 		AllowedHosts:  []string{"*.atlassian.net"},
 		JiraKey:       jiraKey,
 		ConfluenceKey: confluenceKey,
 		VendorName:    "Test", VendorURL: "https://example.com",
-	}, deps)
+	}
+	if h.configure != nil {
+		h.configure(&cfg)
+	}
+	s, err := server.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +213,7 @@ func (h *harness) lifecycle(tn tenant, event string, payload map[string]any, o i
 	h.t.Helper()
 	priv, _ := rsaKeys(h.t)
 	path := "/" + string(tn.product) + "/" + event
+	iat := h.issuedAt(o) // before the defaults fill o in
 	if o.method == nil {
 		o.method = jwt.SigningMethodRS256
 	}
@@ -230,7 +237,7 @@ func (h *harness) lifecycle(tn tenant, event string, payload map[string]any, o i
 	}
 	tok := jwt.NewWithClaims(o.method, jwt.MapClaims{
 		"iss": o.iss, "aud": o.aud, "qsh": o.qsh,
-		"iat": h.nextIssuedAt(), "exp": o.exp.Unix(), "sub": "connect:" + tn.clientKey,
+		"iat": iat, "exp": o.exp.Unix(), "sub": "connect:" + tn.clientKey,
 	})
 	if !o.noKid {
 		tok.Header["kid"] = o.kid
@@ -257,6 +264,13 @@ func (h *harness) lifecycle(tn tenant, event string, payload map[string]any, o i
 // nextIssuedAt is the iat of the next signed callback: now, but always later
 // than the last one, as a real host's installs are (the registry accepts a
 // re-install only when it is signed strictly later than the stored one).
+func (h *harness) issuedAt(o installOpts) int64 {
+	if o.key != nil || o.kid != "" || o.noKid || o.method != nil {
+		return time.Now().Unix() // a forgery: it must not move the real host's clock
+	}
+	return h.nextIssuedAt()
+}
+
 func (h *harness) nextIssuedAt() int64 {
 	h.lastIssuedAt = max(time.Now().Unix(), h.lastIssuedAt+1)
 	return h.lastIssuedAt
@@ -335,7 +349,7 @@ func (h *harness) session(tn tenant, path, rawQuery, sub string) string {
 	res := h.get(h.moduleURL(tn, "GET", path, rawQuery, sub))
 	body := readBody(res)
 	if res.StatusCode != http.StatusOK {
-		h.t.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+		h.t.Fatalf("GET %s: %d %s (stored: %+v)", path, res.StatusCode, body, h.stored(tn.clientKey))
 	}
 	m := metaToken.FindStringSubmatch(body)
 	if m == nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -73,21 +74,52 @@ func NewMetrics(reg prometheus.Registerer, src MetricSources) *Metrics {
 	return m
 }
 
-// observe is the middleware that counts and times every request.
-func (m *Metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err) // render now, so the status is final
+// knownMethods are the request methods that get their own label value. Any
+// other method is "other": the method is chosen by an unauthenticated caller,
+// and every distinct label value is a new series held in memory forever.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+	http.MethodConnect: true, http.MethodTrace: true,
+}
+
+// methodLabel is the request method if it is a standard one, else "other".
+func methodLabel(method string) string {
+	if knownMethods[method] {
+		return method
+	}
+	return "other"
+}
+
+// statusLabel is the response status as a label. Statuses are ours, but a
+// handler that forwards one from elsewhere must not widen the set either.
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
+}
+
+// observe is the middleware that counts and times every request. routes
+// reports whether a template is one the server registered; anything else
+// (echo reports the raw path for requests no route matched) is "unmatched".
+func (m *Metrics) observe(routes func(string) bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err) // render now, so the status is final
+			}
+			route := c.Path()
+			if route == "" || !routes(route) {
+				route = "unmatched"
+			}
+			method := methodLabel(c.Request().Method)
+			m.requests.WithLabelValues(route, method, statusLabel(c.Response().Status)).Inc()
+			m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			return nil
 		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
-		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
-		m.latency.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
-		return nil
 	}
 }
 

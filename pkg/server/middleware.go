@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,10 +116,14 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if ctr != secrets.AdminContainer && string(ctr.Product()) != claims.Product {
 			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
 		}
-		c.Set(actorKey, secrets.Actor{
+		a := secrets.Actor{
 			ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label,
 			Since: time.Unix(claims.Origin, 0),
-		})
+		}
+		c.Set(actorKey, a)
+		if s.actorContext != nil {
+			c.SetRequest(c.Request().WithContext(s.actorContext(c.Request().Context(), a)))
+		}
 		c.Set(sessionClaimsKey, claims)
 		c.Set(sessionTokenKey, token)
 		return next(c)
@@ -130,6 +135,48 @@ const (
 	sessionClaimsKey = "session"
 	sessionTokenKey  = "session-token"
 )
+
+// limitWrites admits a create or password change of the verified actor, or
+// refuses it with rate_limited: each one is an argon2 derivation, so a user
+// (or a tenant) sending them in a loop would otherwise take the key
+// derivation memory every other tenant's unlock waits for.
+func (s *Server) limitWrites(c echo.Context) error {
+	a := actor(c)
+	// Length-prefixed, so no pair of (tenant, account) can spell another's key.
+	user := strconv.Itoa(len(a.ClientKey)) + ":" + a.ClientKey + a.AccountID
+	if ok, wait := s.writesByUser.allow(user); !ok {
+		return rateLimited(wait)
+	}
+	if ok, wait := s.writesByTenant.allow(a.ClientKey); !ok {
+		s.writesByUser.refund(user) // a refused write costs the user nothing
+		return rateLimited(wait)
+	}
+	return nil
+}
+
+// limitLifecycle bounds lifecycle callbacks per peer address and in total
+// before anything is parsed or verified: until its signature is checked a
+// callback is anyone's, and checking a signed install may cost a fetch from
+// Atlassian's key server. Refusals are 429 with Retry-After, which Atlassian
+// retries.
+func (s *Server) limitLifecycle(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		// The peer address (IPExtractor is ExtractIPDirect), never a
+		// forwarded header the caller could vary at will.
+		if ok, wait := s.lifecycleByIP.allow(c.RealIP()); !ok {
+			return rateLimited(wait)
+		}
+		if ok, wait := s.lifecycleAll.allow(""); !ok {
+			s.lifecycleByIP.refund(c.RealIP())
+			return rateLimited(wait)
+		}
+		return next(c)
+	}
+}
+
+func rateLimited(wait time.Duration) error {
+	return &secrets.Error{Code: secrets.CodeRateLimited, Message: "Too many requests. Try again shortly.", RetryAfter: wait}
+}
 
 func actor(c echo.Context) secrets.Actor {
 	a, _ := c.Get(actorKey).(secrets.Actor)

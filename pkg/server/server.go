@@ -40,6 +40,8 @@ type Config struct {
 	ConfluenceKey string   // app key of the Confluence descriptor
 	VendorName    string
 	VendorURL     string
+	// Limits are the request rate limits; zero values take the defaults.
+	Limits RateLimits
 }
 
 // Deps are the services and keys the server is built from.
@@ -59,6 +61,11 @@ type Deps struct {
 	Sandbox interface{ Mount(*echo.Echo) }
 	// Forge, when set, serves the Forge Remote routes under /forge/.
 	Forge *Forge
+	// ActorContext, when set, returns the context an API request of the
+	// verified actor a runs with. secretsd uses it to name the requester of
+	// key derivations (seal.WithRequester), which makes them fair between
+	// tenants and users without the server knowing about seal.
+	ActorContext func(ctx context.Context, a secrets.Actor) context.Context
 }
 
 // Server serves the public listener.
@@ -79,6 +86,12 @@ type Server struct {
 	metrics     *Metrics
 	log         zerolog.Logger
 	now         func() time.Time
+
+	actorContext   func(context.Context, secrets.Actor) context.Context
+	writesByUser   *limiter // creates and password changes per (tenant, account)
+	writesByTenant *limiter
+	lifecycleByIP  *limiter // unauthenticated lifecycle calls per peer
+	lifecycleAll   *limiter
 }
 
 // New builds the server and its routes.
@@ -135,6 +148,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics:     deps.Metrics,
 		log:         deps.Logger,
 		now:         now,
+
+		actorContext:   deps.ActorContext,
+		writesByUser:   newLimiter(cfg.Limits.WritesPerUser.or(Rate{PerSecond: 0.5, Burst: 20}), now),
+		writesByTenant: newLimiter(cfg.Limits.WritesPerTenant.or(Rate{PerSecond: 10, Burst: 100}), now),
+		lifecycleByIP:  newLimiter(cfg.Limits.LifecyclePerIP.or(Rate{PerSecond: 1, Burst: 30}), now),
+		lifecycleAll:   newLimiter(cfg.Limits.Lifecycle.or(Rate{PerSecond: 20, Burst: 200}), now),
 	}
 	s.e = s.routes()
 	return s, nil
@@ -150,8 +169,11 @@ func (s *Server) routes() *echo.Echo {
 	// The real client address is the proxy's business; we log the peer.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(s.requestLog)
+	// Route templates are read at request time, once every route below is
+	// registered; until then the set is empty and everything is unmatched.
+	routeSet := map[string]bool{}
 	if s.metrics != nil {
-		e.Use(s.metrics.observe)
+		e.Use(s.metrics.observe(func(r string) bool { return routeSet[r] }))
 	}
 	e.Use(s.recoverPanic, securityHeaders)
 
@@ -165,10 +187,10 @@ func (s *Server) routes() *echo.Echo {
 
 	for _, p := range []secrets.Product{secrets.ProductJira, secrets.ProductConfluence} {
 		g := e.Group("/" + string(p))
-		g.POST("/installed", s.installed(p))
-		g.POST("/uninstalled", s.uninstalled(p))
-		g.POST("/enabled", s.stateChanged(p, secrets.StateEnabled))
-		g.POST("/disabled", s.stateChanged(p, secrets.StateDisabled))
+		g.POST("/installed", s.installed(p), s.limitLifecycle)
+		g.POST("/uninstalled", s.uninstalled(p), s.limitLifecycle)
+		g.POST("/enabled", s.stateChanged(p, secrets.StateEnabled), s.limitLifecycle)
+		g.POST("/disabled", s.stateChanged(p, secrets.StateDisabled), s.limitLifecycle)
 		g.GET("/admin", s.modulePage(p, kindAdmin))
 	}
 	e.GET("/jira/panel", s.modulePage(secrets.ProductJira, kindIssuePanel))
@@ -201,6 +223,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.cfg.Dev && s.sandbox != nil {
 		s.sandbox.Mount(e)
+	}
+	for _, r := range e.Routes() {
+		routeSet[r.Path] = true
 	}
 	return e
 }
