@@ -522,7 +522,12 @@ func (e *Engine) deriveKey(ctx context.Context, a secrets.Actor, password string
 	pw := []byte(password)
 	defer clear(pw)
 	kek, err := e.kdf.DeriveKey(ctx, pw, params)
+	var full *seal.QueueFullError
 	switch {
+	case errors.As(err, &full):
+		// This tenant or user has its fair share queued already: refuse at
+		// once, so a flood waits on itself and nobody else.
+		return nil, &secrets.Error{Code: secrets.CodeRateLimited, Message: "Too many unlocks or changes at once. Try again in a moment.", RetryAfter: max(full.RetryAfter, time.Second)}
 	case errors.Is(err, seal.ErrBusy):
 		return nil, &secrets.Error{Code: secrets.CodeUnavailable, Message: "The server is busy. Try again in a moment.", RetryAfter: 5 * time.Second}
 	case err != nil:
