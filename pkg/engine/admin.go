@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -204,10 +205,5 @@ func (e *Engine) AuditLog(ctx context.Context, clientKey string, q secrets.Audit
 	return page, nil
 }
 
-func seqOf(key []byte) uint64 {
-	var s uint64
-	for _, b := range key {
-		s = s<<8 | uint64(b)
-	}
-	return s
-}
+// seqOf reads an audit key: the 8-byte big-endian sequence.
+func seqOf(key []byte) uint64 { return binary.BigEndian.Uint64(key) }

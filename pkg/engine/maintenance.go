@@ -51,10 +51,6 @@ func (e *Engine) TenantStats(ctx context.Context) ([]TenantStats, error) {
 			if err != nil {
 				return fmt.Errorf("engine: tenant %q: installation record: %w", tenant, operatorError(err))
 			}
-			k, err := e.tenantKey(tx, tenant)
-			if err != nil {
-				return err
-			}
 			st := TenantStats{
 				ClientKey: tenant, Product: inst.Product, State: inst.State, CloudID: inst.CloudID,
 				InstalledAt: inst.InstalledAt, UpdatedAt: inst.UpdatedAt, UninstalledAt: inst.UninstalledAt,
@@ -73,7 +69,6 @@ func (e *Engine) TenantStats(ctx context.Context) ([]TenantStats, error) {
 				}
 				return nil
 			})
-			_ = k
 			st.Containers = len(seen)
 			out = append(out, st)
 			return err
