@@ -125,6 +125,9 @@ export class Transport {
  * from the server's expiresAt and Date header, so the automatic re-lock is
  * right even when the browser's clock is not.
  */
+/** MAX_LIST_PAGES bounds one list: 500 secrets per container at most, 100 a page. */
+const MAX_LIST_PAGES = 10;
+
 export class Api {
   #t;
 
@@ -133,10 +136,22 @@ export class Api {
     this.#t = transportFor(via);
   }
 
-  /** listSecrets → [metadata…], oldest first. */
+  /**
+   * listSecrets → [metadata…], oldest first: every page of the container's
+   * list. The site's cap on secrets per container keeps that a page or a
+   * few; MAX_LIST_PAGES stops a server that keeps naming a next page.
+   */
   async listSecrets() {
-    const { data } = await this.#t.request('GET', '/secrets');
-    return Array.isArray(data && data.secrets) ? data.secrets : [];
+    const all = [];
+    let after = '';
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const path = after ? `/secrets?after=${encodeURIComponent(after)}` : '/secrets';
+      const { data } = await this.#t.request('GET', path);
+      if (Array.isArray(data && data.secrets)) all.push(...data.secrets);
+      after = data && typeof data.next === 'string' ? data.next : '';
+      if (!after) break;
+    }
+    return all;
   }
 
   /** createSecret stores a new secret → its metadata. */

@@ -34,6 +34,23 @@ test('lists secrets under /forge/api with no body', async () => {
   assert.deepEqual(invoke.calls[0], { path: `${FORGE_API}/secrets`, method: 'GET', headers: { Accept: 'application/json' } });
 });
 
+test('lists every page: follows next with after=, stops when there is none', async () => {
+  const page = (ids, next) => ({ status: 200, headers: {}, body: { secrets: ids.map((id) => ({ id })), ...(next ? { next } : {}) } });
+  const invoke = fake(page(['a', 'b'], 'c/1+'), page(['c', 'd'], 'c2'), page(['e']));
+  const got = await new Api(new ForgeTransport(invoke)).listSecrets();
+  assert.deepEqual(got.map((s) => s.id), ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(invoke.calls.map((c) => c.path), [
+    `${FORGE_API}/secrets`, `${FORGE_API}/secrets?after=c%2F1%2B`, `${FORGE_API}/secrets?after=c2`,
+  ]);
+});
+
+test('a list that never ends stops after a bounded number of pages', async () => {
+  const invoke = fake({ status: 200, headers: {}, body: { secrets: [{ id: 'x' }], next: 'again' } });
+  const got = await new Api(new ForgeTransport(invoke)).listSecrets();
+  assert.equal(invoke.calls.length, 10);
+  assert.equal(got.length, 10);
+});
+
 test('sends bodies as objects, unlock tokens as a header, ids encoded', async () => {
   const invoke = fake({ status: 200, headers: {}, body: { id: 'a/b', version: 2, expiresAt: '2026-12-02T12:10:00Z', unlockToken: 'u2' } });
   const api = new Api(new ForgeTransport(invoke));

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -395,7 +396,7 @@ func TestTokensBeforeUninstallDie(t *testing.T) {
 		if _, err := e.Install(ctx, &secrets.Installation{ClientKey: "site-a", Product: secrets.ProductJira, State: secrets.StateInstalled}, secrets.SignedEvent{IssuedAt: t0.Add(2 * time.Second), TokenID: [32]byte{3}}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.ListSecrets(ctx, who)
+		_, err := e.ListSecrets(ctx, who, secrets.ListQuery{})
 		wantCode(t, err, secrets.CodeUnauthorized)
 		fresh := alice("jira:issue:1")
 		fresh.Since = time.Now().Add(2 * time.Second)
@@ -463,6 +464,55 @@ func TestContainerCap(t *testing.T) {
 	})
 }
 
+// TestListPages: a container's list comes in pages, oldest first, and a
+// cursor is a position: a secret deleted or added between pages makes no
+// other repeat or go missing.
+func TestListPages(t *testing.T) {
+	each(t, func(t *testing.T, st store.Store) {
+		e := replica(t, st, testKeyring(t))
+		installed(t, e, "site-a", secrets.ProductJira)
+		who := alice("jira:issue:1")
+		clock := time.Now()
+		e.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+		var ids []string
+		for i := range 5 {
+			ids = append(ids, create(t, e, who, fmt.Sprint(i), "password-1"))
+		}
+		first, err := e.ListSecrets(ctx, who, secrets.ListQuery{Limit: 2})
+		if err != nil || len(first.Secrets) != 2 || first.Next == "" {
+			t.Fatalf("first page: %+v %v", first, err)
+		}
+		// Between pages: the first secret of the next page goes, a new one comes.
+		if err := e.AdminDeleteSecret(ctx, "site-a", "admin", ids[2]); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, create(t, e, who, "5", "password-1"))
+		got := []string{first.Secrets[0].ID, first.Secrets[1].ID}
+		for after := first.Next; after != ""; {
+			page, err := e.ListSecrets(ctx, who, secrets.ListQuery{After: after, Limit: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page.Secrets {
+				got = append(got, m.ID)
+			}
+			after = page.Next
+		}
+		want := []string{ids[0], ids[1], ids[3], ids[4], ids[5]}
+		if !slices.Equal(got, want) {
+			t.Fatalf("pages gave %v, want %v", got, want)
+		}
+		whole, err := e.ListSecrets(ctx, who, secrets.ListQuery{})
+		if err != nil || len(whole.Secrets) != 5 || whole.Next != "" {
+			t.Fatalf("default page: %d secrets, next %q, %v", len(whole.Secrets), whole.Next, err)
+		}
+		for _, q := range []secrets.ListQuery{{Limit: -1}, {Limit: secrets.MaxListLimit + 1}, {After: "not a cursor"}, {After: "AAAAAAAAAAE"}} {
+			_, err := e.ListSecrets(ctx, who, q)
+			wantCode(t, err, secrets.CodeInvalid)
+		}
+	})
+}
+
 // TestJanitor: expiry by index, one replica at a time.
 func TestJanitor(t *testing.T) {
 	each(t, func(t *testing.T, st store.Store) {
@@ -484,8 +534,8 @@ func TestJanitor(t *testing.T) {
 		if rb, err := b.RunJanitor(ctx, "b", time.Minute, 0); err != nil || rb.Held {
 			t.Fatalf("janitor on B while A holds the lease: %+v %v", rb, err)
 		}
-		list, _ := a.ListSecrets(ctx, who)
-		if len(list) != 1 || list[0].ID != keep {
+		list, _ := a.ListSecrets(ctx, who, secrets.ListQuery{})
+		if len(list.Secrets) != 1 || list.Secrets[0].ID != keep {
 			t.Fatalf("after sweep: %+v", list)
 		}
 		_, err = a.UnlockSecret(ctx, who, s.ID, "password-1")

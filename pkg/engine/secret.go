@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strings"
@@ -14,12 +15,25 @@ import (
 	"github.com/connect-secrets/secrets/pkg/store"
 )
 
-// ListSecrets returns the container's secrets, oldest first. Expired secrets
-// are left out (the janitor deletes them).
-func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor) ([]secrets.Secret, error) {
+// ListSecrets returns one page of the container's secrets, oldest first.
+// Expired secrets are left out (the janitor deletes them). The container's
+// records are read whole and sorted: the site's cap on secrets per
+// container bounds them, and the index is keyed by id, not by age.
+func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.ListQuery) (*secrets.SecretList, error) {
+	limit := q.Limit
+	if limit == 0 {
+		limit = secrets.DefaultListLimit
+	}
+	if limit < 1 || limit > secrets.MaxListLimit {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "limit must be 1 to %d.", secrets.MaxListLimit)
+	}
+	after, err := parseListCursor(q.After)
+	if err != nil {
+		return nil, err
+	}
 	now := e.Now()
 	var out []secrets.Secret
-	err := e.view(ctx, func(tx store.Tx) error {
+	err = e.view(ctx, func(tx store.Tx) error {
 		out = out[:0]
 		_, k, err := e.activeTenant(tx, a)
 		if err != nil {
@@ -34,7 +48,9 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor) ([]secrets.Se
 				return err
 			}
 			if !isExpired(rec, now) && rec.Container == string(a.Container) {
-				out = append(out, rec.meta())
+				if m := rec.meta(); after == nil || after.before(m) {
+					out = append(out, m)
+				}
 			}
 			return nil
 		})
@@ -48,7 +64,46 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor) ([]secrets.Se
 		}
 		return strings.Compare(x.ID, y.ID)
 	})
-	return out, nil
+	page := &secrets.SecretList{Secrets: out}
+	if len(out) > limit {
+		page.Secrets = out[:limit:limit]
+		last := out[limit-1]
+		page.Next = listCursor{createdAt: last.CreatedAt, id: last.ID}.String()
+	}
+	return page, nil
+}
+
+// listCursor is a position in a container's list: the creation time and id
+// of the last secret of a page. On the wire it is base64url of the time in
+// Unix nanoseconds (8 bytes, big-endian) followed by the id.
+type listCursor struct {
+	createdAt time.Time
+	id        string
+}
+
+func (c listCursor) String() string {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(c.id)), uint64(c.createdAt.UnixNano()))
+	return base64.RawURLEncoding.EncodeToString(append(b, c.id...))
+}
+
+// before reports whether the cursor's position is before m in list order.
+func (c *listCursor) before(m secrets.Secret) bool {
+	if d := c.createdAt.Compare(m.CreatedAt); d != 0 {
+		return d < 0
+	}
+	return c.id < m.ID
+}
+
+// parseListCursor reads a ListQuery.After; "" is the start (nil).
+func parseListCursor(s string) (*listCursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) <= 8 || len(s) > 128 || !secrets.ValidSecretID(string(b[8:])) {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "The list cursor is not valid; start again without one.")
+	}
+	return &listCursor{createdAt: time.Unix(0, int64(binary.BigEndian.Uint64(b))), id: string(b[8:])}, nil
 }
 
 // CreateSecret stores a new secret in the actor's container.

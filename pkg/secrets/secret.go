@@ -41,6 +41,32 @@ type Secret struct {
 	ExpiresAt time.Time // zero: never
 }
 
+// Paging of a container's list. The site's cap on secrets per container
+// (Policy.MaxSecretsPerContainer, default 100) keeps the whole list small;
+// the default page holds a default-capped container in one response.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 500
+)
+
+// ListQuery selects one page of a container's secrets.
+type ListQuery struct {
+	// After is the Next of the page before; "" starts with the oldest.
+	After string
+	// Limit is how many secrets a page holds at most: 1..MaxListLimit, 0
+	// means DefaultListLimit.
+	Limit int
+}
+
+// SecretList is one page of a container's secrets, oldest first.
+type SecretList struct {
+	Secrets []Secret
+	// Next, when not empty, is the After of the following page. It is a
+	// position (creation time and id), not an offset, so secrets added or
+	// deleted between pages neither repeat nor skip others.
+	Next string
+}
+
 // Unlocked is a secret opened with its password, or after an edit: its
 // metadata, its content, and an unlock token that lets the same user edit,
 // re-password, lock or delete this version until ExpiresAt.
@@ -215,8 +241,10 @@ func ValidSecretID(id string) bool { return secretID.MatchString(id) }
 // when it is missing, expired, revoked, another user's, another secret's or
 // for an older version.
 type SecretService interface {
-	// ListSecrets returns the metadata of the container's secrets, oldest first.
-	ListSecrets(ctx context.Context, a Actor) ([]Secret, error)
+	// ListSecrets returns one page of the metadata of the container's
+	// secrets, oldest first. CodeInvalid for a cursor it did not issue or a
+	// limit out of range.
+	ListSecrets(ctx context.Context, a Actor, q ListQuery) (*SecretList, error)
 
 	// CreateSecret stores a new secret. CodeInvalid for bad input.
 	CreateSecret(ctx context.Context, a Actor, in NewSecret) (*Secret, error)

@@ -61,16 +61,31 @@ func toUnlockedJSON(u *secrets.Unlocked) unlockedJSON {
 	}
 }
 
+// listJSON is one page of GET /api/secrets; Next, when present, is the
+// `after` of the following page.
+type listJSON struct {
+	Secrets []secretJSON `json:"secrets"`
+	Next    string       `json:"next,omitempty"`
+}
+
 func (s *Server) listSecrets(c echo.Context) error {
-	list, err := s.secrets.ListSecrets(c.Request().Context(), actor(c))
+	q := secrets.ListQuery{After: c.QueryParam("after")}
+	var err error
+	if q.Limit, err = intParam(c, "limit", secrets.DefaultListLimit, secrets.MaxListLimit); err != nil {
+		return err
+	}
+	if q.Limit == 0 {
+		return secrets.Errorf(secrets.CodeInvalid, "limit must be a number from 1 to %d.", secrets.MaxListLimit)
+	}
+	list, err := s.secrets.ListSecrets(c.Request().Context(), actor(c), q)
 	if err != nil {
 		return err
 	}
-	out := make([]secretJSON, len(list))
-	for i, m := range list {
-		out[i] = toJSON(m)
+	out := listJSON{Secrets: make([]secretJSON, len(list.Secrets)), Next: list.Next}
+	for i, m := range list.Secrets {
+		out.Secrets[i] = toJSON(m)
 	}
-	return c.JSON(http.StatusOK, map[string][]secretJSON{"secrets": out})
+	return c.JSON(http.StatusOK, out)
 }
 
 type createRequest struct {

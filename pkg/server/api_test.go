@@ -33,6 +33,38 @@ func wantAPI(t *testing.T, r apiResult, status int, code string) {
 	}
 }
 
+// TestListPaging: the list comes in pages of `limit`, each naming the next,
+// until all are shown once, oldest first.
+func TestListPaging(t *testing.T) {
+	h := newHarness(t)
+	a := jiraTenant("acme")
+	h.install(a)
+	tok := h.issueSession(a, "1", "alice")
+	var want []string
+	for i := range 5 {
+		want = append(want, h.newSecret(tok, "secret "+string(rune('a'+i)), "c", "password-1"))
+	}
+	var got []string
+	pages := 0
+	for path := "/api/secrets?limit=2"; path != ""; pages++ {
+		r := h.api("GET", path, tok, nil)
+		wantAPI(t, r, 200, "")
+		for _, m := range r.body["secrets"].([]any) {
+			got = append(got, m.(map[string]any)["id"].(string))
+		}
+		path = ""
+		if next := r.str("next"); next != "" {
+			path = "/api/secrets?limit=2&after=" + next
+		}
+	}
+	if pages != 3 || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("%d pages gave %v, want 3 pages of %v", pages, got, want)
+	}
+	if r := h.api("GET", "/api/secrets", tok, nil); r.body["next"] != nil || len(r.body["secrets"].([]any)) != 5 {
+		t.Fatalf("default page: %s", r.raw)
+	}
+}
+
 // TestAPIFlow walks a user through every operation, in a Jira issue and in
 // a Confluence macro.
 func TestAPIFlow(t *testing.T) {
@@ -233,6 +265,10 @@ func TestAPIBadInput(t *testing.T) {
 		{"password without unlock", "PUT", "/api/secrets/" + id + "/password", map[string]string{"password": "password-2"}, nil, 403, "unlock_required"},
 		{"delete without unlock", "DELETE", "/api/secrets/" + id, nil, nil, 403, "unlock_required"},
 		{"delete with a made-up token", "DELETE", "/api/secrets/" + id, nil, []string{"X-Unlock-Token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, 403, "unlock_required"},
+		{"list limit zero", "GET", "/api/secrets?limit=0", nil, nil, 400, "invalid"},
+		{"list limit too big", "GET", "/api/secrets?limit=501", nil, nil, 400, "invalid"},
+		{"list limit not a number", "GET", "/api/secrets?limit=ten", nil, nil, 400, "invalid"},
+		{"list made-up cursor", "GET", "/api/secrets?after=bm90LWEtY3Vyc29y", nil, nil, 400, "invalid"},
 		{"unknown route", "GET", "/api/nothing", nil, nil, 404, "not_found"},
 		{"wrong method", "PATCH", "/api/secrets", nil, nil, 405, "method_not_allowed"},
 	}
