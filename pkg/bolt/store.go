@@ -66,12 +66,30 @@ type boltTx struct {
 	tx       *bbolt.Tx
 	ctx      context.Context
 	writable bool
+
+	// A read-only transaction remembers the last bucket it opened: bbolt
+	// caches sub-buckets only in writable transactions, and a list reads
+	// many keys of one bucket.
+	lastTenant string
+	lastBucket store.Bucket
+	last       *bbolt.Bucket
 }
 
 // bucket returns the bbolt bucket of (tenant, b), creating a missing tenant
 // sub-bucket when create is set. It returns nil, nil for a sub-bucket that
 // does not exist yet (reads see it as empty).
 func (t *boltTx) bucket(tenant string, b store.Bucket, create bool) (*bbolt.Bucket, error) {
+	if !t.writable && t.last != nil && t.lastBucket == b && t.lastTenant == tenant {
+		return t.last, nil
+	}
+	bk, err := t.openBucket(tenant, b, create)
+	if !t.writable && bk != nil {
+		t.lastTenant, t.lastBucket, t.last = tenant, b, bk
+	}
+	return bk, err
+}
+
+func (t *boltTx) openBucket(tenant string, b store.Bucket, create bool) (*bbolt.Bucket, error) {
 	if b.Global() {
 		return t.tx.Bucket([]byte(b)), nil
 	}

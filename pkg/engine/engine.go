@@ -32,6 +32,10 @@ type Engine struct {
 
 	mu         sync.RWMutex
 	tenantKeys map[string]cachedTenantKey // unwrapped tenant keys, by tenant
+
+	// decoded keeps records opened on the read paths while their sealed
+	// bytes stay the same (cache.go).
+	decoded *decoded
 }
 
 var (
@@ -56,6 +60,7 @@ func New(st store.Store, keyring *seal.Keyring, kdf *seal.KDF, policy secrets.Po
 	e := &Engine{
 		st: st, kdf: kdf, Now: time.Now, Policy: policy, KDFWait: 30 * time.Second,
 		tenantKeys: map[string]cachedTenantKey{},
+		decoded:    newDecoded(DefaultDecodedCacheBytes),
 	}
 	e.keyring.Store(keyring)
 	return e

@@ -127,6 +127,64 @@ func TestReplicas(t *testing.T) {
 	})
 }
 
+// TestDecodedCacheFollowsStore: the list serves decoded records only while
+// the store holds the bytes they came from: another replica's edit shows at
+// once, a record's bytes swapped for another's fail to open instead of
+// showing what was cached, and a disabled site is refused although its
+// installation was cached while it was enabled.
+func TestDecodedCacheFollowsStore(t *testing.T) {
+	each(t, func(t *testing.T, st store.Store) {
+		kr := testKeyring(t)
+		a, b := replica(t, st, kr), replica(t, st, kr)
+		installed(t, a, "site-a", secrets.ProductJira)
+		who := alice("jira:issue:1")
+		id := create(t, a, who, "body", "password-1")
+		other := create(t, a, who, "other", "password-1")
+		titles := func() []string {
+			t.Helper()
+			l, err := a.ListSecrets(ctx, who, secrets.ListQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range l.Secrets {
+				out = append(out, m.Title)
+			}
+			return out
+		}
+		titles() // A has both decoded now
+		u, err := b.UnlockSecret(ctx, who, id, "password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.UpdateSecret(ctx, who, id, u.UnlockToken, secrets.SecretUpdate{Title: "renamed on B", Content: "x", Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(); !slices.Contains(got, "renamed on B") {
+			t.Fatalf("A lists %q after B's edit", got)
+		}
+
+		// Someone with the database puts one record's bytes under the other's id.
+		if err := st.Update(ctx, func(tx store.Tx) error {
+			v, err := tx.Get("site-a", store.Secrets, []byte(other))
+			if err != nil {
+				return err
+			}
+			return tx.Put("site-a", store.Secrets, []byte(id), v)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.ListSecrets(ctx, who, secrets.ListQuery{})
+		wantCode(t, err, secrets.CodeInternal)
+
+		if err := b.SetInstallationState(ctx, "site-a", secrets.StateDisabled, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.ListSecrets(ctx, who, secrets.ListQuery{})
+		wantCode(t, err, secrets.CodeUnauthorized)
+	})
+}
+
 // TestUnlockTokenBinding: a token works only for its user, container,
 // secret and tenant.
 func TestUnlockTokenBinding(t *testing.T) {

@@ -237,10 +237,17 @@ func (e *Engine) installation(tx store.Tx, tenant string) (*secrets.Installation
 	if err != nil {
 		return nil, err
 	}
+	kd := decodedKey{kind: kindInstallation, tenant: tenant}
+	if cached, ok := e.decoded.get(kd, k, v); ok {
+		inst := *cached.(*secrets.Installation) // a copy: callers may change theirs
+		return &inst, nil
+	}
 	var inst secrets.Installation
 	if err := openJSON(k, tenant, v, metaAD(tenant), &inst); err != nil {
 		return nil, err
 	}
+	kept := inst
+	e.decoded.put(kd, k, v, &kept)
 	return &inst, nil
 }
 

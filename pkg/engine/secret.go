@@ -41,16 +41,16 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 		}
 		prefix := containerPrefix(k, string(a.Container))
 		return tx.Scan(a.ClientKey, store.Containers, store.Range{Prefix: prefix}, func(key, _ []byte) error {
-			rec, err := readSecret(tx, k, a.ClientKey, string(key[len(prefix):]))
-			if secrets.ErrorCode(err) == secrets.CodeNotFound {
-				return nil // index entry of a secret deleted in this tx's past: harmless
-			} else if err != nil {
+			m, err := e.listMeta(tx, k, a.ClientKey, key[len(prefix):])
+			if err != nil {
 				return err
 			}
-			if !isExpired(rec, now) && rec.Container == string(a.Container) {
-				if m := rec.meta(); after == nil || after.before(m) {
-					out = append(out, m)
-				}
+			if m == nil {
+				return nil // index entry of a secret deleted in this tx's past: harmless
+			}
+			expired := !m.meta.ExpiresAt.IsZero() && !now.Before(m.meta.ExpiresAt)
+			if !expired && m.container == string(a.Container) && (after == nil || after.before(m.meta)) {
+				out = append(out, m.meta)
 			}
 			return nil
 		})
@@ -71,6 +71,26 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 		page.Next = listCursor{createdAt: last.CreatedAt, id: last.ID}.String()
 	}
 	return page, nil
+}
+
+// listMeta returns what the list shows of a secret record, from the decoded
+// cache while the record's bytes are unchanged; nil when it is missing.
+func (e *Engine) listMeta(tx store.Tx, k *seal.TenantKey, tenant string, id []byte) (*listMeta, error) {
+	v, err := tx.Get(tenant, store.Secrets, id)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	kd := decodedKey{kind: kindListMeta, tenant: tenant, id: string(id)}
+	if m, ok := e.decoded.get(kd, k, v); ok {
+		return m.(*listMeta), nil
+	}
+	var rec secretRecord
+	if err := openJSON(k, tenant, v, secretAD(tenant, kd.id), &rec); err != nil {
+		return nil, err
+	}
+	m := &listMeta{meta: rec.meta(), container: rec.Container}
+	e.decoded.put(kd, k, v, m)
+	return m, nil
 }
 
 // listCursor is a position in a container's list: the creation time and id
