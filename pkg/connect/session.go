@@ -1,8 +1,10 @@
 package connect
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -88,6 +90,12 @@ type Sessions struct {
 
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// verified remembers tokens that passed every check, so the same token
+	// presented again (each API call of a page carries it) is not parsed
+	// and its HMAC not computed again. The checks that depend on the clock
+	// run on every call.
+	verified verifiedSessions
 }
 
 func (s *Sessions) ttl() time.Duration {
@@ -175,6 +183,13 @@ func (s *Sessions) Verify(token string) (*SessionClaims, error) {
 		return nil, invalid("token too long")
 	}
 	now := clock(s.Now)
+	if c, ok := s.verified.get(token, s.Key); ok {
+		if err := s.checkTimes(c, now()); err != nil {
+			return nil, err
+		}
+		cp := *c
+		return &cp, nil
+	}
 	claims := &SessionClaims{}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -219,7 +234,70 @@ func (s *Sessions) Verify(token string) (*SessionClaims, error) {
 	if !t.Before(origin.Add(s.maxAge())) {
 		return nil, ErrSessionExpired
 	}
+	kept := *claims
+	s.verified.put(token, s.Key, &kept)
 	return claims, nil
+}
+
+// checkTimes repeats, for a remembered token, the checks that the passing
+// of time can fail: expiry and not-before (with the parser's leeway) and
+// the session's maximum age.
+func (s *Sessions) checkTimes(c *SessionClaims, t time.Time) error {
+	if t.After(c.ExpiresAt.Add(sessionLeeway)) {
+		return ErrSessionExpired
+	}
+	if t.Before(c.NotBefore.Add(-sessionLeeway)) {
+		return invalid("not valid yet")
+	}
+	if !t.Before(time.Unix(c.Origin, 0).Add(s.maxAge())) {
+		return ErrSessionExpired
+	}
+	return nil
+}
+
+// verifiedSessions is a bounded memory of verified tokens: two
+// generations of at most verifiedPerGeneration each; when the current one
+// fills it becomes the previous one, and a token found there moves back.
+// Only tokens that verified are kept, so nobody can fill it who cannot
+// mint sessions; an entry is used only with the key it verified under.
+type verifiedSessions struct {
+	mu       sync.Mutex
+	cur, old map[string]verifiedSession
+}
+
+const verifiedPerGeneration = 4096
+
+type verifiedSession struct {
+	key    []byte
+	claims *SessionClaims
+}
+
+func (v *verifiedSessions) get(token string, key []byte) (*SessionClaims, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.cur[token]
+	if !ok {
+		if e, ok = v.old[token]; ok {
+			v.add(token, e)
+		}
+	}
+	if !ok || !bytes.Equal(e.key, key) {
+		return nil, false
+	}
+	return e.claims, true
+}
+
+func (v *verifiedSessions) put(token string, key []byte, c *SessionClaims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.add(token, verifiedSession{key: bytes.Clone(key), claims: c})
+}
+
+func (v *verifiedSessions) add(token string, e verifiedSession) {
+	if v.cur == nil || len(v.cur) >= verifiedPerGeneration {
+		v.old, v.cur = v.cur, make(map[string]verifiedSession, verifiedPerGeneration/4)
+	}
+	v.cur[token] = e
 }
 
 // Refresh verifies token and mints a new one with the same subject, tenant,

@@ -313,3 +313,52 @@ func BenchmarkSessionsVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestSessionsVerifiedTokenStillAges: a token verified once is remembered,
+// but the clock's checks run again on every Verify, and the memory is only
+// used with the key the token verified under.
+func TestSessionsVerifiedTokenStillAges(t *testing.T) {
+	clk := &clockAt{testNow}
+	s := newSessions(clk)
+	tok, exp, err := s.Mint(sessionClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.Verify(tok); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+	}
+	got, _ := s.Verify(tok)
+	got.Tenant = "changed by a caller"
+	if again, _ := s.Verify(tok); again.Tenant != "tenant-a" {
+		t.Fatalf("a caller's change reached the remembered claims: %q", again.Tenant)
+	}
+
+	clk.t = exp.Add(11 * time.Second)
+	if _, err := s.Verify(tok); !errors.Is(err, connect.ErrSessionExpired) {
+		t.Fatalf("remembered token after exp: %v, want ErrSessionExpired", err)
+	}
+
+	clk.t = testNow
+	s.Key = bytes.Repeat([]byte{0x17}, 32) // the key changed under the memory
+	if _, err := s.Verify(tok); !errors.Is(err, connect.ErrInvalidToken) {
+		t.Fatalf("remembered token under another key: %v, want ErrInvalidToken", err)
+	}
+
+	// A session at its maximum age ends although its last token has not.
+	long := &connect.Sessions{Key: sessionKey, Now: clk.now, MaxAge: 20 * time.Minute}
+	c := sessionClaims()
+	c.Origin = testNow.Add(-10 * time.Minute).Unix()
+	tok, _, err = long.Mint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := long.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = testNow.Add(10 * time.Minute)
+	if _, err := long.Verify(tok); !errors.Is(err, connect.ErrSessionExpired) {
+		t.Fatalf("remembered token past the session's maximum age: %v, want ErrSessionExpired", err)
+	}
+}
