@@ -95,6 +95,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalRequest$$' -fuzztime $(FUZZTIME) ./pkg/connect
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRequest$$' -fuzztime $(FUZZTIME) ./pkg/connect
+	$(GO) test -run '^$$' -fuzz '^FuzzListJSON$$' -fuzztime $(FUZZTIME) ./pkg/server
 
 clean:
 	rm -rf $(BIN)

@@ -81,11 +81,13 @@ func (s *Server) listSecrets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listJSON{Secrets: make([]secretJSON, len(list.Secrets)), Next: list.Next}
-	for i, m := range list.Secrets {
-		out.Secrets[i] = toJSON(m)
+	buf := listBuffers.Get().(*[]byte)
+	*buf = appendListJSON((*buf)[:0], list)
+	err = c.JSONBlob(http.StatusOK, *buf)
+	if cap(*buf) <= maxPooledList {
+		listBuffers.Put(buf)
 	}
-	return c.JSON(http.StatusOK, out)
+	return err
 }
 
 type createRequest struct {

@@ -75,6 +75,9 @@ type harness struct {
 	host         *fakeHost
 	// configure, if an option sets it, adjusts the server's Config.
 	configure func(*server.Config)
+	// handler is the server's handler, for benchmarks that call it in
+	// process.
+	handler http.Handler
 }
 
 // newHarness starts the server; opts adjust its dependencies.
@@ -152,6 +155,7 @@ func newHarness(t testing.TB, opts ...func(*harness, *server.Deps)) *harness {
 		t.Fatal(err)
 	}
 	handler = s.Handler()
+	h.handler = handler
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	return h
