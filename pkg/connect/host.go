@@ -117,45 +117,16 @@ func (v *HostVerifier) VerifyRequest(ctx context.Context, r *http.Request) (*Hos
 		return nil, invalid("token too long")
 	}
 
-	// Unverified, only to learn whose secret to use. Nothing read here is
-	// trusted: the verified parse below starts from scratch.
-	var peek HostClaims
-	t, _, err := jwt.NewParser().ParseUnverified(tok, &peek)
-	if err != nil {
-		return nil, jwtFailure(err)
-	}
-	// Refuse other algorithms before touching storage; the verified parse
-	// pins HS256 again.
-	if t.Method.Alg() != jwt.SigningMethodHS256.Alg() {
-		return nil, invalid("algorithm is not HS256")
-	}
-	if !hostTypOK(t) {
-		return nil, invalid("wrong token type")
-	}
-	iss := peek.Issuer
-	if iss == "" {
-		return nil, invalid("no issuer")
-	}
-
-	secret, err := v.Secret(ctx, iss)
-	if err != nil {
-		if errors.Is(err, ErrUnknownIssuer) {
-			// Not wrapped: the lookup's message may quote the
-			// attacker-chosen iss.
-			return nil, ErrUnknownIssuer
-		}
-		return nil, fmt.Errorf("connect: looking up tenant secret: %w", err)
-	}
-	if len(secret) == 0 {
-		return nil, invalid("tenant has no shared secret")
-	}
-
+	// One parse: golang-jwt decodes the claims, refuses any algorithm but
+	// HS256, and only then asks for the key, which is where the (still
+	// unverified) iss chooses whose secret to use. The signature is checked
+	// with that secret, and the claims after it: nothing is trusted before.
 	claims := &HostClaims{}
+	var lookupErr error
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithIssuer(iss),
 		jwt.WithLeeway(clampLeeway(v.Leeway)),
 		jwt.WithTimeFunc(clock(v.Now)),
 	)
@@ -163,8 +134,28 @@ func (v *HostVerifier) VerifyRequest(ctx context.Context, r *http.Request) (*Hos
 		if !hostTypOK(t) {
 			return nil, reason("wrong token type")
 		}
+		if claims.Issuer == "" {
+			return nil, reason("no issuer")
+		}
+		secret, err := v.Secret(ctx, claims.Issuer)
+		switch {
+		case errors.Is(err, ErrUnknownIssuer):
+			// Not wrapped: the lookup's message may quote the
+			// attacker-chosen iss.
+			lookupErr = ErrUnknownIssuer
+		case err != nil:
+			lookupErr = fmt.Errorf("connect: looking up tenant secret: %w", err)
+		case len(secret) == 0:
+			return nil, reason("tenant has no shared secret")
+		}
+		if lookupErr != nil {
+			return nil, lookupErr
+		}
 		return secret, nil
 	})
+	if lookupErr != nil {
+		return nil, lookupErr
+	}
 	if err != nil {
 		return nil, jwtFailure(err)
 	}

@@ -182,9 +182,14 @@ func (s *Server) verifySignedInstall(c echo.Context, payload *connect.LifecycleP
 // verifyHost checks a host-signed HS256 request with a computed qsh. A bad
 // token is 401; a failure to look the tenant up is ours, and a 503.
 func (s *Server) verifyHost(c echo.Context) (*connect.HostClaims, error) {
-	claims, err := s.host.VerifyRequest(c.Request().Context(), c.Request())
+	memo := &installMemo{}
+	ctx := context.WithValue(c.Request().Context(), installMemoKey{}, memo)
+	claims, err := s.host.VerifyRequest(ctx, c.Request())
 	switch {
 	case err == nil:
+		if memo.inst != nil && memo.inst.ClientKey == claims.Issuer {
+			c.Set(verifiedInstallKey, memo.inst)
+		}
 		return claims, nil
 	case errors.Is(err, connect.ErrNoToken), errors.Is(err, connect.ErrInvalidToken), errors.Is(err, connect.ErrUnknownIssuer), errors.Is(err, connect.ErrBadQuery):
 		zerolog.Ctx(c.Request().Context()).Debug().Err(err).Msg("host token refused")
@@ -217,13 +222,39 @@ func tenantSecret(ctx context.Context, installs secrets.InstallationService, cli
 	if err != nil {
 		return nil, err
 	}
+	if m, ok := ctx.Value(installMemoKey{}).(*installMemo); ok {
+		m.inst = inst
+	}
 	return []byte(inst.SharedSecret), nil
 }
+
+// installMemo carries the installation that verified a request's host
+// token to the handler, so a module page looks its tenant up once.
+type installMemo struct{ inst *secrets.Installation }
+
+type installMemoKey struct{}
 
 // activeInstallation returns the installation if its module pages and API
 // are being served.
 func (s *Server) activeInstallation(ctx context.Context, clientKey string, p secrets.Product) (*secrets.Installation, error) {
 	inst, err := s.installs.FindInstallation(ctx, clientKey)
+	return checkActive(inst, err, p)
+}
+
+// verifiedInstallKey is the context key of the installation whose shared
+// secret verified the request's host token (verifyHost).
+const verifiedInstallKey = "verified-installation"
+
+// hostInstallation is activeInstallation for a request verifyHost let in:
+// the installation it read to verify the token, not a second lookup.
+func (s *Server) hostInstallation(c echo.Context, clientKey string, p secrets.Product) (*secrets.Installation, error) {
+	if inst, ok := c.Get(verifiedInstallKey).(*secrets.Installation); ok && inst.ClientKey == clientKey {
+		return checkActive(inst, nil, p)
+	}
+	return s.activeInstallation(c.Request().Context(), clientKey, p)
+}
+
+func checkActive(inst *secrets.Installation, err error, p secrets.Product) (*secrets.Installation, error) {
 	if err != nil || !inst.State.Active() || inst.Product != p {
 		return nil, secrets.Errorf(secrets.CodeUnauthorized, "This app is not active on your site.")
 	}

@@ -28,7 +28,6 @@ const (
 // change afterwards.
 func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx := c.Request().Context()
 		claims, err := s.verifyHost(c)
 		if err != nil {
 			return err
@@ -36,7 +35,7 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 		if claims.Subject == "" {
 			return secrets.Errorf(secrets.CodeUnauthorized, "Log in to your site to use secrets.")
 		}
-		inst, err := s.activeInstallation(ctx, claims.Issuer, p)
+		inst, err := s.hostInstallation(c, claims.Issuer, p)
 		if err != nil {
 			return err
 		}
