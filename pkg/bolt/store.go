@@ -73,6 +73,9 @@ type boltTx struct {
 	lastTenant string
 	lastBucket store.Bucket
 	last       *bbolt.Bucket
+	// lastCursor is a cursor of last, for Gets: bbolt's Bucket.Get makes a
+	// cursor, and its search stack, per call; Seek on one cursor reuses it.
+	lastCursor *bbolt.Cursor
 }
 
 // bucket returns the bbolt bucket of (tenant, b), creating a missing tenant
@@ -84,9 +87,25 @@ func (t *boltTx) bucket(tenant string, b store.Bucket, create bool) (*bbolt.Buck
 	}
 	bk, err := t.openBucket(tenant, b, create)
 	if !t.writable && bk != nil {
-		t.lastTenant, t.lastBucket, t.last = tenant, b, bk
+		t.lastTenant, t.lastBucket, t.last, t.lastCursor = tenant, b, bk, nil
 	}
 	return bk, err
+}
+
+// get is bk.Get, through the remembered cursor when bk is the last bucket
+// of a read-only transaction.
+func (t *boltTx) get(bk *bbolt.Bucket, key []byte) []byte {
+	if t.writable || bk != t.last {
+		return bk.Get(key)
+	}
+	if t.lastCursor == nil {
+		t.lastCursor = bk.Cursor()
+	}
+	k, v := t.lastCursor.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v // nil for a nested bucket, as Get
 }
 
 func (t *boltTx) openBucket(tenant string, b store.Bucket, create bool) (*bbolt.Bucket, error) {
@@ -131,7 +150,7 @@ func (t *boltTx) Get(tenant string, b store.Bucket, key []byte) ([]byte, error) 
 	if err != nil || bk == nil {
 		return nil, err
 	}
-	v := bk.Get(key)
+	v := t.get(bk, key)
 	if v == nil {
 		return nil, nil
 	}

@@ -32,9 +32,11 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 		return nil, err
 	}
 	now := e.Now()
-	var out []secrets.Secret
+	// Pointers to the cached, immutable metadata: cheap to collect and sort;
+	// only the page returned is copied out.
+	found := make([]*listMeta, 0, 32)
 	err = e.view(ctx, func(tx store.Tx) error {
-		out = out[:0]
+		found = found[:0]
 		_, k, err := e.activeTenant(tx, a)
 		if err != nil {
 			return err
@@ -50,7 +52,7 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 			}
 			expired := !m.meta.ExpiresAt.IsZero() && !now.Before(m.meta.ExpiresAt)
 			if !expired && m.container == string(a.Container) && (after == nil || after.before(m.meta)) {
-				out = append(out, m.meta)
+				found = append(found, m)
 			}
 			return nil
 		})
@@ -58,17 +60,21 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(x, y secrets.Secret) int {
-		if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
+	slices.SortFunc(found, func(x, y *listMeta) int {
+		if c := x.meta.CreatedAt.Compare(y.meta.CreatedAt); c != 0 {
 			return c
 		}
-		return strings.Compare(x.ID, y.ID)
+		return strings.Compare(x.meta.ID, y.meta.ID)
 	})
-	page := &secrets.SecretList{Secrets: out}
-	if len(out) > limit {
-		page.Secrets = out[:limit:limit]
-		last := out[limit-1]
+	page := &secrets.SecretList{}
+	if len(found) > limit {
+		found = found[:limit]
+		last := found[limit-1].meta
 		page.Next = listCursor{createdAt: last.CreatedAt, id: last.ID}.String()
+	}
+	page.Secrets = make([]secrets.Secret, len(found))
+	for i, m := range found {
+		page.Secrets[i] = m.meta
 	}
 	return page, nil
 }
