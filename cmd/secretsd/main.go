@@ -72,6 +72,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.KDFMemoryBudget + 64<<20)
 	}
+	// Between floods of unlocks the live heap is a few MiB, so the default
+	// GOGC=100 collects every few MiB of garbage: on the list route that was
+	// a GC cycle every few hundred requests and a large share of its CPU.
+	// A higher target trades that for heap the memory limit above still
+	// caps (the limit wins over GOGC), chosen by `make bench`.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	st, err := backend.Open(ctx, cfg.Store, backend.Options{})
 	if err != nil {
 		return err
@@ -228,6 +236,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info().Msg("stopped")
 	return err
 }
+
+// defaultGCPercent is secretsd's GOGC unless the environment sets one.
+const defaultGCPercent = 400
 
 // loadKeyring reads the master keyring; in dev mode without one, it creates
 // a key next to the database, loudly.
