@@ -1,7 +1,7 @@
 // Command secretsctl is the operator tool of secretsd, the Secrets app
 // server: it lists tenants, takes and checks backups, verifies that every
-// stored record still opens, rotates and retires master keys, and purges
-// uninstalled tenants.
+// stored record still opens, rotates and retires master keys, purges
+// uninstalled tenants, and migrates a bbolt file into PostgreSQL.
 //
 // Commands take the store as secretsd does: --store (bolt://<path> or
 // postgres://…) or, by default, the bbolt file --data. On a bbolt file,
@@ -57,8 +57,9 @@ var commands = []command{
 	{"backup", "copy a bbolt database: online from secretsd's backup listener, or --offline", runBackup},
 	{"verify", "open every stored record with the keys and report the ones that fail", runVerify},
 	{"rotate-master-key", "add a new master key and re-wrap every tenant key with it (offline)", runRotateMasterKey},
-	{"retire-master-key", "drop an old master key that no tenant key uses any more (offline)", runRetireMasterKey},
+	{"retire-master-key", "drop an old master key that no tenant key uses any more (bbolt: offline)", runRetireMasterKey},
 	{"purge", "delete tenants uninstalled longer ago than the retention (bbolt: offline)", runPurge},
+	{"migrate", "copy a bbolt file into an empty PostgreSQL database, verbatim, and verify the copy (offline)", runMigrate},
 }
 
 // cli is what every subcommand runs with: the outputs, the environment and
@@ -142,6 +143,7 @@ Environment (defaults for the flags of the same name):
   SECRETS_BACKUP_ADDR        --backup-addr        secretsd's backup listener (127.0.0.1:9091)
   SECRETS_BACKUP_TOKEN_FILE  --backup-token-file  the token the backup listener wants
   SECRETS_RETENTION          --retention          how long uninstalled tenants are kept (720h)
+
 --data on the command line overrides $SECRETS_STORE. A PostgreSQL password
 belongs in PGPASSWORD or ~/.pgpass rather than in the URL; secretsctl never
 prints it.

@@ -196,7 +196,9 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 	err := Run(ctx, args, &stdout, &stderr, func(k string) string { return env[k] })
 	code := exitCode(err, &stderr)
 	r := result{stdout.String(), stderr.String(), code}
-	t.Logf("secretsctl %s → %d\n%s%s", strings.Join(args, " "), code, r.stdout, r.stderr)
+	// The log is the test's own: it shows the command line, but not a
+	// database password some tests put in a URL.
+	t.Logf("secretsctl %s → %d\n%s%s", strings.ReplaceAll(strings.Join(args, " "), dbPassword, "xxxxx"), code, r.stdout, r.stderr)
 	// Whatever happened, nothing secret is ever printed.
 	for _, marker := range []string{titleMarker, contentMarker, "SHARED-SECRET-MARKER", password, dbPassword} {
 		if strings.Contains(r.stdout+r.stderr, marker) {
@@ -235,6 +237,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"--help"}, 0, "Commands:", ""},
 		{[]string{"help", "backup"}, 0, "-offline", ""},
 		{[]string{"backup", "-h"}, 0, "Usage: secretsctl backup --out FILE", ""},
+		{[]string{"help"}, 0, "migrate", ""},
+		{[]string{"migrate", "-h"}, 0, "Usage: secretsctl migrate --from FILE --to postgres://", ""},
+		{[]string{"verify", "-h"}, 0, "-store", ""},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"help", "frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"tenants", "--nope"}, 2, "", "tenants: flag provided but not defined: -nope (see 'secretsctl tenants -h')"},
