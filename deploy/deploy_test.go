@@ -632,6 +632,112 @@ func TestPostgresDeployment(t *testing.T) {
 	}
 }
 
+// TestMigrateJob: the one-off migration Job runs secretsctl migrate from
+// the StatefulSet's claim, read-only, into the database the Deployment
+// uses, with the same key and the same pod security, and takes no traffic.
+func TestMigrateJob(t *testing.T) {
+	job := object(t, manifests(t, []string{"kubernetes-postgres/migrate-job.yaml"}), "Job/secretsd-migrate")
+	pod := get(job, "spec", "template", "spec")
+	if get(pod, "restartPolicy") != "Never" || get(job, "spec", "backoffLimit") != 0 {
+		t.Errorf("restartPolicy %v, backoffLimit %v: a failed migration is for the operator to read, not to retry",
+			get(pod, "restartPolicy"), get(job, "spec", "backoffLimit"))
+	}
+	sts := object(t, k8sObjects(t), "StatefulSet/secretsd")
+	stsPod := get(sts, "spec", "template", "spec")
+	if got, want := get(pod, "securityContext"), get(stsPod, "securityContext"); !reflect.DeepEqual(got, want) {
+		t.Errorf("pod securityContext = %v, want the StatefulSet's %v", got, want)
+	}
+	c := get(pod, "containers", 0)
+	if got, want := get(c, "securityContext"), get(stsPod, "containers", 0, "securityContext"); !reflect.DeepEqual(got, want) {
+		t.Errorf("container securityContext = %v, want the StatefulSet's %v", got, want)
+	}
+	labels, _ := get(job, "spec", "template", "metadata", "labels").(doc)
+	for key, o := range pgObjects(t) {
+		if o["kind"] != "Service" {
+			continue
+		}
+		sel, _ := get(o, "spec", "selector").(doc)
+		matches := len(sel) > 0
+		for k, v := range sel {
+			matches = matches && labels[k] == v
+		}
+		if matches {
+			t.Errorf("%s selects the migration pod: it would get traffic", key)
+		}
+	}
+
+	// secretsctl migrate --from <the claim's file> --to $(SECRETS_STORE).
+	var args []string
+	for _, a := range list(get(c, "args")) {
+		args = append(args, str(a))
+	}
+	flag := func(name string) string {
+		if i := slices.Index(args, name); i >= 0 && i+1 < len(args) {
+			return args[i+1]
+		}
+		return ""
+	}
+	if cmd := list(get(c, "command")); len(cmd) != 1 || filepath.Base(str(cmd[0])) != "secretsctl" || len(args) == 0 || args[0] != "migrate" {
+		t.Fatalf("the Job runs %v %v, want secretsctl migrate", cmd, args)
+	}
+	if flag("--to") != "$(SECRETS_STORE)" {
+		t.Errorf("--to %q, want $(SECRETS_STORE), from the Deployment's Secret", flag("--to"))
+	}
+	dep := object(t, pgObjects(t), "Deployment/secretsd")
+	secretRef := func(container any, name string) any {
+		for _, e := range list(get(container, "env")) {
+			if get(e, "name") == name {
+				return get(e, "valueFrom", "secretKeyRef")
+			}
+		}
+		return nil
+	}
+	if got, want := secretRef(c, "SECRETS_STORE"), secretRef(get(dep, "spec", "template", "spec", "containers", 0), "SECRETS_STORE"); want == nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("SECRETS_STORE from %v, the Deployment's from %v", got, want)
+	}
+	mounts := map[string]doc{}
+	for _, m := range list(get(c, "volumeMounts")) {
+		mounts[str(get(m, "name"))] = m.(doc)
+	}
+	claimTemplate := str(get(sts, "spec", "volumeClaimTemplates", 0, "metadata", "name"))
+	var stsData string
+	for _, e := range list(get(stsPod, "containers", 0, "env")) {
+		if get(e, "name") == "SECRETS_DATA" {
+			stsData = str(get(e, "value"))
+		}
+	}
+	var claimMounted, keyMounted bool
+	for _, v := range list(get(pod, "volumes")) {
+		m := mounts[str(get(v, "name"))]
+		if claim := get(v, "persistentVolumeClaim"); claim != nil {
+			// The StatefulSet's only pod's claim: <template>-<name>-0.
+			if want := claimTemplate + "-secretsd-0"; get(claim, "claimName") != want {
+				t.Errorf("the Job mounts claim %v, want %s", get(claim, "claimName"), want)
+			}
+			if get(claim, "readOnly") != true || get(m, "readOnly") != true {
+				t.Error("the StatefulSet's claim is not mounted read-only")
+			}
+			if from := flag("--from"); from != filepath.Join(str(get(m, "mountPath")), filepath.Base(stsData)) {
+				t.Errorf("--from %q is not SECRETS_DATA %q on the claim's mount %v", from, stsData, get(m, "mountPath"))
+			}
+			claimMounted = true
+		}
+		if get(v, "secret", "secretName") == "secrets-master-key" {
+			keyMounted = flag("--master-key-file") == str(get(m, "mountPath"))+"/"+str(get(v, "secret", "items", 0, "path"))
+		}
+	}
+	if !claimMounted || !keyMounted {
+		t.Errorf("the Job mounts the claim: %v, the master key where --master-key-file points: %v", claimMounted, keyMounted)
+	}
+
+	// The image the kustomizations run.
+	img := str(get(c, "image"))
+	tag := str(get(yamlDocs(t, "kubernetes/kustomization.yaml")[0], "images", 0, "newTag"))
+	if img != "ghcr.io/connect-secrets/secretsd:"+tag {
+		t.Errorf("the Job runs %s, the kustomizations tag %s", img, tag)
+	}
+}
+
 // TestKustomizeImages: both kustomizations run the same image.
 func TestKustomizeImages(t *testing.T) {
 	images := func(dir string) []any {
@@ -818,6 +924,11 @@ func TestKustomization(t *testing.T) {
 					// Listing it would overwrite the real Secret on every apply.
 					if slices.Contains(listed, base) {
 						t.Errorf("%s is a resource: `kubectl apply -k` would replace the real Secret", base)
+					}
+				case "migrate-job.yaml":
+					// A one-off, applied once by hand (TestMigrateJob).
+					if slices.Contains(listed, base) {
+						t.Errorf("%s is a resource: every `kubectl apply -k` would try to migrate again", base)
 					}
 				default:
 					if !slices.Contains(listed, base) {
