@@ -1,7 +1,10 @@
 // Package deploy_test checks the deployment files in this directory without
 // a network, a Docker engine or a cluster: every file parses, and the rules an
-// operator relies on hold (one replica, non-root, read-only root, private ops
-// listener, key from a file, only environment variables secretsd knows).
+// operator relies on hold (one replica on bbolt, several only on PostgreSQL,
+// non-root, read-only root, private ops listener, key from a file, no
+// database password in a file, only environment variables secretsd knows).
+// The Kubernetes rules run on what `kubectl apply -k` would apply, built from
+// each kustomization.
 package deploy_test
 
 import (
@@ -16,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -106,13 +110,11 @@ func list(v any) []any {
 	return l
 }
 
-// k8sObjects loads every manifest under kubernetes/, keyed by "Kind/name".
-func k8sObjects(t *testing.T) map[string]doc {
+// manifests loads the Kubernetes objects of files, keyed by "Kind/name". A
+// document without apiVersion, kind or metadata.name, or an object defined
+// twice, fails the test.
+func manifests(t *testing.T, files []string) map[string]doc {
 	t.Helper()
-	files, err := filepath.Glob("kubernetes/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no kubernetes/*.yaml: %v", err)
-	}
 	objs := map[string]doc{}
 	for _, f := range files {
 		for _, d := range yamlDocs(t, f) {
@@ -132,11 +134,84 @@ func k8sObjects(t *testing.T) map[string]doc {
 	return objs
 }
 
+// kustomize builds the kustomization in dir as `kubectl apply -k` does, as
+// far as these files use kustomize: resources (manifest files and other
+// kustomizations), inline patches that delete an object, the namespace and
+// images (checked apart). Anything else fails the test instead of being
+// ignored, so the rules below always see what a cluster would get.
+func kustomize(t *testing.T, dir string) map[string]doc {
+	t.Helper()
+	k := yamlDocs(t, filepath.Join(dir, "kustomization.yaml"))[0]
+	for key := range k {
+		switch key {
+		case "apiVersion", "kind", "namespace", "resources", "patches", "images":
+		default:
+			t.Fatalf("%s/kustomization.yaml uses %q, which this test does not emulate", dir, key)
+		}
+	}
+	objs := map[string]doc{}
+	for _, r := range list(k["resources"]) {
+		path := filepath.Join(dir, str(r))
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatalf("%s: resource %q: %v", dir, r, err)
+		}
+		add := map[string]doc{}
+		if fi.IsDir() {
+			add = kustomize(t, path)
+		} else {
+			add = manifests(t, []string{path})
+		}
+		for key, o := range add {
+			if objs[key] != nil {
+				t.Fatalf("%s: %s comes from two resources", dir, key)
+			}
+			objs[key] = o
+		}
+	}
+	for i, p := range list(k["patches"]) {
+		var patch doc
+		if err := yaml.Unmarshal([]byte(str(get(p, "patch"))), &patch); err != nil {
+			t.Fatalf("%s: patch %d: %v", dir, i, err)
+		}
+		if patch["$patch"] != "delete" || get(p, "path") != nil || get(p, "target") != nil {
+			t.Fatalf("%s: patch %d: only inline `$patch: delete` patches are emulated", dir, i)
+		}
+		key := str(patch["kind"]) + "/" + str(get(patch, "metadata", "name"))
+		if objs[key] == nil {
+			t.Fatalf("%s: patch %d deletes %s, which no resource defines", dir, i, key)
+		}
+		delete(objs, key)
+	}
+	if ns := str(k["namespace"]); ns != "" {
+		for _, o := range objs {
+			if o["kind"] != "Namespace" {
+				o["metadata"].(doc)["namespace"] = ns
+			}
+		}
+	}
+	return objs
+}
+
+// k8sObjects is what `kubectl apply -k kubernetes` applies: the
+// single-replica StatefulSet on bbolt.
+func k8sObjects(t *testing.T) map[string]doc {
+	t.Helper()
+	return kustomize(t, "kubernetes")
+}
+
+// pgObjects is what `kubectl apply -k kubernetes-postgres` applies: the
+// replicated Deployment on PostgreSQL.
+func pgObjects(t *testing.T) map[string]doc {
+	t.Helper()
+	return kustomize(t, "kubernetes-postgres")
+}
+
 func object(t *testing.T, objs map[string]doc, key string) doc {
 	t.Helper()
 	d, ok := objs[key]
 	if !ok {
-		t.Fatalf("no %s in kubernetes/", key)
+		t.Fatalf("no %s", key)
 	}
 	return d
 }
@@ -182,11 +257,15 @@ func checkMemory(t *testing.T, where string, limit, budget int64) {
 // --- all YAML files ----------------------------------------------------------
 
 func TestYAMLFilesParse(t *testing.T) {
-	files := []string{"compose.yaml"}
+	files := []string{"compose.yaml", "compose.postgres.yaml"}
 	k8s, _ := filepath.Glob("kubernetes/*.yaml")
-	files = append(files, k8s...)
+	pg, _ := filepath.Glob("kubernetes-postgres/*.yaml")
+	files = append(append(files, k8s...), pg...)
 	if len(k8s) < 7 {
 		t.Errorf("kubernetes/ has %d YAML files, want at least 7", len(k8s))
+	}
+	if len(pg) < 4 {
+		t.Errorf("kubernetes-postgres/ has %d YAML files, want at least 4", len(pg))
 	}
 	for _, f := range files {
 		// yamlDocs fails on syntax errors, on empty files and, through
@@ -194,15 +273,187 @@ func TestYAMLFilesParse(t *testing.T) {
 		yamlDocs(t, f)
 	}
 	// Every manifest has apiVersion, kind and a name, each defined once.
-	k8sObjects(t)
+	manifests(t, k8s)
+	manifests(t, pg)
 }
 
 // --- Kubernetes --------------------------------------------------------------
 
+// secretsdPod checks the rules every secretsd pod follows, whichever
+// workload runs it: non-root with a read-only root and no capabilities,
+// probes on the ops listener, the backup listener on loopback, the master
+// key from a read-only Secret file, memory for the KDF budget, and labels
+// that the Services, NetworkPolicies and disruption budgets select. It
+// returns the container, its literal environment and its Secret files (by
+// path) for the workload's own rules.
+func secretsdPod(t *testing.T, objs map[string]doc, key string) (c doc, env map[string]string, files map[string]secretFile) {
+	t.Helper()
+	spec := get(object(t, objs, key), "spec")
+	pod := get(spec, "template", "spec")
+	if g, ok := get(pod, "terminationGracePeriodSeconds").(int); !ok || g < 35 {
+		t.Errorf("%s: terminationGracePeriodSeconds = %v, want ≥ 35 (30 s drain + margin)", key, g)
+	}
+	if get(pod, "automountServiceAccountToken") != false {
+		t.Errorf("%s: automountServiceAccountToken is not false; secretsd never talks to the API", key)
+	}
+	psc := get(pod, "securityContext")
+	for _, c := range []struct {
+		key  string
+		want any
+	}{
+		{"runAsNonRoot", true}, {"runAsUser", 65532}, {"fsGroup", 65532},
+	} {
+		if got := get(psc, c.key); got != c.want {
+			t.Errorf("%s: pod securityContext.%s = %v, want %v", key, c.key, got, c.want)
+		}
+	}
+	if got := str(get(psc, "seccompProfile", "type")); got != "RuntimeDefault" {
+		t.Errorf("%s: seccompProfile = %q, want RuntimeDefault", key, got)
+	}
+
+	containers := list(get(pod, "containers"))
+	if len(containers) != 1 {
+		t.Fatalf("%s: %d containers, want 1", key, len(containers))
+	}
+	c = containers[0].(doc)
+	csc := get(c, "securityContext")
+	if get(csc, "readOnlyRootFilesystem") != true {
+		t.Errorf("%s: container readOnlyRootFilesystem is not true", key)
+	}
+	if get(csc, "allowPrivilegeEscalation") != false {
+		t.Errorf("%s: container allowPrivilegeEscalation is not false", key)
+	}
+	if !slices.Contains(list(get(csc, "capabilities", "drop")), any("ALL")) {
+		t.Errorf("%s: container capabilities do not drop ALL", key)
+	}
+
+	// Probes hit the ops listener, by number or by port name.
+	ports := map[string]int{}
+	for _, p := range list(get(c, "ports")) {
+		ports[str(get(p, "name"))], _ = get(p, "containerPort").(int)
+		if port, _ := get(p, "containerPort").(int); port == backupPort {
+			t.Errorf("%s: the backup port %d is a container port; it must stay on the pod's loopback", key, backupPort)
+		}
+	}
+	probePort := func(v any) int {
+		if n, ok := v.(int); ok {
+			return n
+		}
+		return ports[str(v)]
+	}
+	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+		hg := get(c, probe, "httpGet")
+		if got := str(get(hg, "path")); got != path {
+			t.Errorf("%s: %s path = %q, want %q", key, probe, got, path)
+		}
+		if got := probePort(get(hg, "port")); got != opsPort {
+			t.Errorf("%s: %s port = %v, want %d", key, probe, get(hg, "port"), opsPort)
+		}
+	}
+
+	env = map[string]string{}
+	for _, e := range list(get(c, "env")) {
+		if get(e, "valueFrom") == nil {
+			env[str(get(e, "name"))] = str(get(e, "value"))
+		}
+	}
+	if got := env["SECRETS_OPS_ADDR"]; !strings.HasSuffix(got, ":"+strconv.Itoa(opsPort)) {
+		t.Errorf("%s: SECRETS_OPS_ADDR = %q, want port %d (the probes' port)", key, got, opsPort)
+	}
+	if a, ok := env["SECRETS_BACKUP_ADDR"]; ok && !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Errorf("%s: SECRETS_BACKUP_ADDR = %q, want the pod's loopback", key, a)
+	}
+
+	// Secret files by path, mounted read-only and readable by the owner
+	// only; the master key is one of them.
+	mounts := map[string]doc{}
+	for _, m := range list(get(c, "volumeMounts")) {
+		mounts[str(get(m, "name"))] = m.(doc)
+	}
+	files = map[string]secretFile{}
+	for _, v := range list(get(pod, "volumes")) {
+		if get(v, "secret") == nil {
+			continue
+		}
+		m := mounts[str(get(v, "name"))]
+		if get(m, "readOnly") != true {
+			t.Errorf("%s: secret volume %v is not mounted readOnly", key, get(v, "name"))
+		}
+		if mode := get(v, "secret", "defaultMode"); mode != 0o400 {
+			t.Errorf("%s: secret defaultMode = %v, want 0400", key, mode)
+		}
+		item := get(v, "secret", "items", 0)
+		files[str(get(m, "mountPath"))+"/"+str(get(item, "path"))] = secretFile{str(get(v, "secret", "secretName")), str(get(item, "key"))}
+	}
+	if _, ok := files[env["SECRETS_MASTER_KEY_FILE"]]; !ok {
+		t.Errorf("%s: SECRETS_MASTER_KEY_FILE = %q, but no Secret file is there (%v)", key, env["SECRETS_MASTER_KEY_FILE"], files)
+	}
+
+	// Config: the ConfigMap the pod reads, and memory for its KDF budget.
+	cmName := str(get(c, "envFrom", 0, "configMapRef", "name"))
+	cm := object(t, objs, "ConfigMap/"+cmName)
+	budget := str(get(cm, "data", "SECRETS_KDF_MEMORY_BUDGET"))
+	if budget == "" {
+		budget = "256MiB" // secretsd's default
+	}
+	limit := str(get(c, "resources", "limits", "memory"))
+	checkMemory(t, key, parseSize(t, limit, k8sUnits), parseSize(t, budget, secretsdUnits))
+	if got := str(get(cm, "data", "SECRETS_DEV")); got != "false" {
+		t.Errorf("ConfigMap SECRETS_DEV = %q, want \"false\"", got)
+	}
+
+	// The pod's labels are what Services, NetworkPolicies and disruption
+	// budgets select, and the workload's own selector.
+	labels, _ := get(spec, "template", "metadata", "labels").(doc)
+	selects := func(what string, selector any) {
+		sel, _ := selector.(doc)
+		if len(sel) == 0 {
+			t.Errorf("%s selects nothing in particular", what)
+		}
+		for k, v := range sel {
+			if labels[k] != v {
+				t.Errorf("%s selects %s=%v, which the pods of %s do not carry", what, k, v, key)
+			}
+		}
+	}
+	selects(key, get(spec, "selector", "matchLabels"))
+	for okey, o := range objs {
+		switch o["kind"] {
+		case "Service":
+			selects(okey, get(o, "spec", "selector"))
+		case "NetworkPolicy":
+			selects(okey, get(o, "spec", "podSelector", "matchLabels"))
+		case "PodDisruptionBudget":
+			selects(okey, get(o, "spec", "selector", "matchLabels"))
+		}
+	}
+	return c, env, files
+}
+
+// secretFile is the Secret and key a mounted file comes from.
+type secretFile struct{ name, key string }
+
+// workloads lists the objects that run pods.
+func workloads(objs map[string]doc) []string {
+	var keys []string
+	for key, o := range objs {
+		switch o["kind"] {
+		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job", "CronJob":
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func TestStatefulSet(t *testing.T) {
 	objs := k8sObjects(t)
+	if got := workloads(objs); !slices.Equal(got, []string{"StatefulSet/secretsd"}) {
+		t.Errorf("kubernetes/ runs %v, want only StatefulSet/secretsd", got)
+	}
 	sts := object(t, objs, "StatefulSet/secretsd")
 	spec := sts["spec"]
+	c, env, files := secretsdPod(t, objs, "StatefulSet/secretsd")
 
 	if got := get(spec, "replicas"); got != 1 {
 		t.Errorf("replicas = %v, want 1: bbolt allows one process per file", got)
@@ -216,73 +467,16 @@ func TestStatefulSet(t *testing.T) {
 	if svc := str(get(spec, "serviceName")); objs["Service/"+svc] == nil {
 		t.Errorf("serviceName %q is not a Service in kubernetes/", svc)
 	}
-
-	pod := get(spec, "template", "spec")
-	if g, ok := get(pod, "terminationGracePeriodSeconds").(int); !ok || g < 35 {
-		t.Errorf("terminationGracePeriodSeconds = %v, want ≥ 35 (30 s drain + margin)", g)
+	if s, ok := env["SECRETS_STORE"]; ok && !strings.HasPrefix(s, "bolt://") {
+		t.Errorf("SECRETS_STORE = %q: the StatefulSet is the bbolt deployment", s)
 	}
-	psc := get(pod, "securityContext")
-	for _, c := range []struct {
-		key  string
-		want any
-	}{
-		{"runAsNonRoot", true}, {"runAsUser", 65532}, {"fsGroup", 65532},
-	} {
-		if got := get(psc, c.key); got != c.want {
-			t.Errorf("pod securityContext.%s = %v, want %v", c.key, got, c.want)
-		}
-	}
-	if got := str(get(psc, "seccompProfile", "type")); got != "RuntimeDefault" {
-		t.Errorf("seccompProfile = %q, want RuntimeDefault", got)
-	}
-
-	containers := list(get(pod, "containers"))
-	if len(containers) != 1 {
-		t.Fatalf("%d containers, want 1", len(containers))
-	}
-	c := containers[0]
-	csc := get(c, "securityContext")
-	if get(csc, "readOnlyRootFilesystem") != true {
-		t.Error("container readOnlyRootFilesystem is not true")
-	}
-	if get(csc, "allowPrivilegeEscalation") != false {
-		t.Error("container allowPrivilegeEscalation is not false")
-	}
-	if !slices.Contains(list(get(csc, "capabilities", "drop")), any("ALL")) {
-		t.Error("container capabilities do not drop ALL")
-	}
-
-	// Probes hit the ops listener, by number or by port name.
-	ports := map[string]int{}
-	for _, p := range list(get(c, "ports")) {
-		ports[str(get(p, "name"))], _ = get(p, "containerPort").(int)
-	}
-	probePort := func(v any) int {
-		if n, ok := v.(int); ok {
-			return n
-		}
-		return ports[str(v)]
-	}
-	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
-		hg := get(c, probe, "httpGet")
-		if got := str(get(hg, "path")); got != path {
-			t.Errorf("%s path = %q, want %q", probe, got, path)
-		}
-		if got := probePort(get(hg, "port")); got != opsPort {
-			t.Errorf("%s port = %v, want %d", probe, get(hg, "port"), opsPort)
+	for _, o := range objs {
+		if o["kind"] == "PodDisruptionBudget" {
+			t.Error("a PodDisruptionBudget for one replica would block every node drain")
 		}
 	}
 
-	env := map[string]string{}
-	for _, e := range list(get(c, "env")) {
-		env[str(get(e, "name"))] = str(get(e, "value"))
-	}
-	if got := env["SECRETS_OPS_ADDR"]; !strings.HasSuffix(got, ":"+strconv.Itoa(opsPort)) {
-		t.Errorf("SECRETS_OPS_ADDR = %q, want port %d (the probes' port)", got, opsPort)
-	}
-
-	// Volumes: /data from the claim template; the key from the Secret, as
-	// a read-only file where SECRETS_MASTER_KEY_FILE points.
+	// /data from the claim template.
 	mounts := map[string]doc{}
 	for _, m := range list(get(c, "volumeMounts")) {
 		mounts[str(get(m, "name"))] = m.(doc)
@@ -299,90 +493,259 @@ func TestStatefulSet(t *testing.T) {
 		t.Errorf("claim accessModes = %v, want [ReadWriteOnce]", got)
 	}
 
-	// Secret files by path: the master key and the backup token.
-	type secretFile struct{ name, key string }
-	files := map[string]secretFile{}
-	for _, v := range list(get(pod, "volumes")) {
-		if get(v, "secret") == nil {
-			continue
-		}
-		m := mounts[str(get(v, "name"))]
-		if get(m, "readOnly") != true {
-			t.Errorf("secret volume %v is not mounted readOnly", get(v, "name"))
-		}
-		if mode := get(v, "secret", "defaultMode"); mode != 0o400 {
-			t.Errorf("secret defaultMode = %v, want 0400", mode)
-		}
-		item := get(v, "secret", "items", 0)
-		files[str(get(m, "mountPath"))+"/"+str(get(item, "path"))] = secretFile{str(get(v, "secret", "secretName")), str(get(item, "key"))}
-	}
-	master, ok := files[env["SECRETS_MASTER_KEY_FILE"]]
-	if !ok {
-		t.Errorf("SECRETS_MASTER_KEY_FILE = %q, but no Secret file is there (%v)", env["SECRETS_MASTER_KEY_FILE"], files)
-	}
-	secretName, secretKey := master.name, master.key
 	// The backup token comes from a Secret of its own, and /backup listens
 	// on the pod's loopback, out of reach of every Service and policy rule.
-	if tok, ok := files[env["SECRETS_BACKUP_TOKEN_FILE"]]; !ok || tok.name == secretName {
+	master := files[env["SECRETS_MASTER_KEY_FILE"]]
+	if tok, ok := files[env["SECRETS_BACKUP_TOKEN_FILE"]]; !ok || tok.name == master.name {
 		t.Errorf("SECRETS_BACKUP_TOKEN_FILE = %q is not a file of its own Secret (%v)", env["SECRETS_BACKUP_TOKEN_FILE"], files)
 	}
 	if a := env["SECRETS_BACKUP_ADDR"]; !strings.HasPrefix(a, "127.0.0.1:") {
 		t.Errorf("SECRETS_BACKUP_ADDR = %q, want the pod's loopback", a)
 	}
-	for _, p := range list(get(c, "ports")) {
-		if port, _ := get(p, "containerPort").(int); port == backupPort {
-			t.Errorf("the backup port %d is a container port; it must stay on the pod's loopback", backupPort)
-		}
-	}
 
 	// The example Secret has the name and key the pod reads, and a value
 	// secretsd refuses, so applying it by mistake fails loudly.
 	ex := yamlDocs(t, "kubernetes/secret.example.yaml")[0]
-	if got := str(get(ex, "metadata", "name")); got != secretName {
-		t.Errorf("secret.example.yaml is named %q, the pod mounts %q", got, secretName)
+	if got := str(get(ex, "metadata", "name")); got != master.name {
+		t.Errorf("secret.example.yaml is named %q, the pod mounts %q", got, master.name)
 	}
-	placeholder, ok := get(ex, "stringData", secretKey).(string)
+	placeholder, ok := get(ex, "stringData", master.key).(string)
 	if !ok {
-		t.Fatalf("secret.example.yaml has no stringData.%s", secretKey)
+		t.Fatalf("secret.example.yaml has no stringData.%s", master.key)
 	}
 	if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(placeholder)); err == nil && len(raw) == 32 {
 		t.Error("secret.example.yaml holds a usable key; it must be an invalid placeholder")
 	}
+}
 
-	// Config: the ConfigMap the pod reads, and memory for its KDF budget.
-	cmName := str(get(c, "envFrom", 0, "configMapRef", "name"))
-	cm := object(t, objs, "ConfigMap/"+cmName)
-	budget := str(get(cm, "data", "SECRETS_KDF_MEMORY_BUDGET"))
-	if budget == "" {
-		budget = "256MiB" // secretsd's default
+// TestPostgresDeployment: kubernetes-postgres runs several replicas of the
+// same pod on PostgreSQL, with nothing of bbolt left: no StatefulSet, no
+// volume, the store URL from a Secret.
+func TestPostgresDeployment(t *testing.T) {
+	objs := pgObjects(t)
+	if got := workloads(objs); !slices.Equal(got, []string{"Deployment/secretsd"}) {
+		t.Fatalf("kubernetes-postgres/ runs %v, want only Deployment/secretsd (the StatefulSet deleted)", got)
 	}
-	limit := str(get(c, "resources", "limits", "memory"))
-	checkMemory(t, "statefulset", parseSize(t, limit, k8sUnits), parseSize(t, budget, secretsdUnits))
-	if got := str(get(cm, "data", "SECRETS_DEV")); got != "false" {
-		t.Errorf("ConfigMap SECRETS_DEV = %q, want \"false\"", got)
+	dep := object(t, objs, "Deployment/secretsd")
+	spec := dep["spec"]
+	c, env, _ := secretsdPod(t, objs, "Deployment/secretsd")
+
+	replicas, _ := get(spec, "replicas").(int)
+	if replicas < 2 {
+		t.Errorf("replicas = %v, want several", get(spec, "replicas"))
+	}
+	if got := str(get(spec, "strategy", "type")); got != "RollingUpdate" {
+		t.Errorf("strategy = %q, want RollingUpdate: replicas are replaced one by one", got)
 	}
 
-	// The pod's labels are what Services and the NetworkPolicy select.
-	labels, _ := get(spec, "template", "metadata", "labels").(doc)
+	// Same security as the single-node pod, to the letter.
+	sts := object(t, manifests(t, []string{"kubernetes/statefulset.yaml"}), "StatefulSet/secretsd")
+	stsPod := get(sts, "spec", "template", "spec")
+	if got, want := get(spec, "template", "spec", "securityContext"), get(stsPod, "securityContext"); !reflect.DeepEqual(got, want) {
+		t.Errorf("pod securityContext = %v, want the StatefulSet's %v", got, want)
+	}
+	if got, want := get(c, "securityContext"), get(stsPod, "containers", 0, "securityContext"); !reflect.DeepEqual(got, want) {
+		t.Errorf("container securityContext = %v, want the StatefulSet's %v", got, want)
+	}
+
+	// PostgreSQL, never bbolt: no file, no volume to share.
+	for _, name := range []string{"SECRETS_DATA", "SECRETS_BACKUP_TOKEN_FILE"} {
+		if _, ok := env[name]; ok {
+			t.Errorf("%s is set; the PostgreSQL deployment has no file to keep or copy", name)
+		}
+	}
+	for name, v := range env {
+		if strings.HasPrefix(v, "bolt://") {
+			t.Errorf("%s = %q: bbolt allows one process, not %d", name, v, replicas)
+		}
+	}
+	if _, ok := env["SECRETS_STORE"]; ok {
+		t.Error("SECRETS_STORE is a literal value; it carries the database password, so it comes from a Secret")
+	}
+	var store doc
+	for _, e := range list(get(c, "env")) {
+		if get(e, "name") == "SECRETS_STORE" {
+			store, _ = get(e, "valueFrom", "secretKeyRef").(doc)
+		}
+	}
+	if store == nil {
+		t.Fatal("SECRETS_STORE does not come from a Secret (valueFrom.secretKeyRef)")
+	}
+	for _, v := range list(get(spec, "template", "spec", "volumes")) {
+		if get(v, "persistentVolumeClaim") != nil || get(v, "hostPath") != nil {
+			t.Errorf("volume %v keeps state on a node or a claim; the replicas are stateless", get(v, "name"))
+		}
+	}
+	if get(spec, "volumeClaimTemplates") != nil {
+		t.Error("a Deployment with volumeClaimTemplates")
+	}
+
+	// The example Secret has the name and key the pod reads, and a
+	// postgres:// URL whose password is a placeholder.
+	ex := yamlDocs(t, "kubernetes-postgres/secret.example.yaml")[0]
+	if got := str(get(ex, "metadata", "name")); got != str(store["name"]) {
+		t.Errorf("secret.example.yaml is named %q, the pod reads %q", got, store["name"])
+	}
+	example := str(get(ex, "stringData", str(store["key"])))
+	if u, err := url.Parse(example); err != nil || u.Scheme != "postgres" {
+		t.Errorf("secret.example.yaml: %s = %q, want a postgres:// URL", store["key"], example)
+	} else if pw, _ := u.User.Password(); pw != "PLACEHOLDER" {
+		t.Errorf("secret.example.yaml: the URL's password is %q, want PLACEHOLDER", pw)
+	}
+
+	// A drain evicts some replicas, never all, and never blocks forever.
+	var budgets int
 	for key, o := range objs {
-		var selector any
-		switch o["kind"] {
-		case "Service":
-			selector = get(o, "spec", "selector")
-		case "NetworkPolicy":
-			selector = get(o, "spec", "podSelector", "matchLabels")
-		default:
+		if o["kind"] != "PodDisruptionBudget" {
 			continue
 		}
-		sel, _ := selector.(doc)
-		if len(sel) == 0 {
-			t.Errorf("%s selects nothing in particular", key)
+		budgets++
+		maxUnavailable, hasMax := get(o, "spec", "maxUnavailable").(int)
+		minAvailable, hasMin := get(o, "spec", "minAvailable").(int)
+		switch {
+		case hasMax && (maxUnavailable < 1 || maxUnavailable >= replicas):
+			t.Errorf("%s: maxUnavailable = %d of %d replicas", key, maxUnavailable, replicas)
+		case hasMin && (minAvailable < 1 || minAvailable >= replicas):
+			t.Errorf("%s: minAvailable = %d of %d replicas", key, minAvailable, replicas)
+		case !hasMax && !hasMin:
+			t.Errorf("%s has neither maxUnavailable nor minAvailable as a number", key)
 		}
-		for k, v := range sel {
-			if labels[k] != v {
-				t.Errorf("%s selects %s=%v, which the pod does not carry", key, k, v)
+	}
+	if budgets != 1 {
+		t.Errorf("%d PodDisruptionBudgets, want 1", budgets)
+	}
+
+	// Egress to the database on its port, and nothing else added.
+	np := object(t, objs, "NetworkPolicy/secretsd-postgres")
+	if got := list(get(np, "spec", "policyTypes")); !slices.Equal(got, []any{"Egress"}) {
+		t.Errorf("NetworkPolicy/secretsd-postgres policyTypes = %v, want [Egress] (ingress stays the base policy's)", got)
+	}
+	for i, rule := range list(get(np, "spec", "egress")) {
+		for _, p := range list(get(rule, "ports")) {
+			if port, _ := get(p, "port").(int); port != 5432 {
+				t.Errorf("NetworkPolicy/secretsd-postgres rule %d admits port %v, want 5432 only", i, get(p, "port"))
 			}
 		}
+		if len(list(get(rule, "ports"))) == 0 || len(list(get(rule, "to"))) == 0 {
+			t.Errorf("NetworkPolicy/secretsd-postgres rule %d admits every port or every destination", i)
+		}
+	}
+}
+
+// TestMigrateJob: the one-off migration Job runs secretsctl migrate from
+// the StatefulSet's claim, read-only, into the database the Deployment
+// uses, with the same key and the same pod security, and takes no traffic.
+func TestMigrateJob(t *testing.T) {
+	job := object(t, manifests(t, []string{"kubernetes-postgres/migrate-job.yaml"}), "Job/secretsd-migrate")
+	pod := get(job, "spec", "template", "spec")
+	if get(pod, "restartPolicy") != "Never" || get(job, "spec", "backoffLimit") != 0 {
+		t.Errorf("restartPolicy %v, backoffLimit %v: a failed migration is for the operator to read, not to retry",
+			get(pod, "restartPolicy"), get(job, "spec", "backoffLimit"))
+	}
+	sts := object(t, k8sObjects(t), "StatefulSet/secretsd")
+	stsPod := get(sts, "spec", "template", "spec")
+	if got, want := get(pod, "securityContext"), get(stsPod, "securityContext"); !reflect.DeepEqual(got, want) {
+		t.Errorf("pod securityContext = %v, want the StatefulSet's %v", got, want)
+	}
+	c := get(pod, "containers", 0)
+	if got, want := get(c, "securityContext"), get(stsPod, "containers", 0, "securityContext"); !reflect.DeepEqual(got, want) {
+		t.Errorf("container securityContext = %v, want the StatefulSet's %v", got, want)
+	}
+	labels, _ := get(job, "spec", "template", "metadata", "labels").(doc)
+	for key, o := range pgObjects(t) {
+		if o["kind"] != "Service" {
+			continue
+		}
+		sel, _ := get(o, "spec", "selector").(doc)
+		matches := len(sel) > 0
+		for k, v := range sel {
+			matches = matches && labels[k] == v
+		}
+		if matches {
+			t.Errorf("%s selects the migration pod: it would get traffic", key)
+		}
+	}
+
+	// secretsctl migrate --from <the claim's file> --to $(SECRETS_STORE).
+	var args []string
+	for _, a := range list(get(c, "args")) {
+		args = append(args, str(a))
+	}
+	flag := func(name string) string {
+		if i := slices.Index(args, name); i >= 0 && i+1 < len(args) {
+			return args[i+1]
+		}
+		return ""
+	}
+	if cmd := list(get(c, "command")); len(cmd) != 1 || filepath.Base(str(cmd[0])) != "secretsctl" || len(args) == 0 || args[0] != "migrate" {
+		t.Fatalf("the Job runs %v %v, want secretsctl migrate", cmd, args)
+	}
+	if flag("--to") != "$(SECRETS_STORE)" {
+		t.Errorf("--to %q, want $(SECRETS_STORE), from the Deployment's Secret", flag("--to"))
+	}
+	dep := object(t, pgObjects(t), "Deployment/secretsd")
+	secretRef := func(container any, name string) any {
+		for _, e := range list(get(container, "env")) {
+			if get(e, "name") == name {
+				return get(e, "valueFrom", "secretKeyRef")
+			}
+		}
+		return nil
+	}
+	if got, want := secretRef(c, "SECRETS_STORE"), secretRef(get(dep, "spec", "template", "spec", "containers", 0), "SECRETS_STORE"); want == nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("SECRETS_STORE from %v, the Deployment's from %v", got, want)
+	}
+	mounts := map[string]doc{}
+	for _, m := range list(get(c, "volumeMounts")) {
+		mounts[str(get(m, "name"))] = m.(doc)
+	}
+	claimTemplate := str(get(sts, "spec", "volumeClaimTemplates", 0, "metadata", "name"))
+	var stsData string
+	for _, e := range list(get(stsPod, "containers", 0, "env")) {
+		if get(e, "name") == "SECRETS_DATA" {
+			stsData = str(get(e, "value"))
+		}
+	}
+	var claimMounted, keyMounted bool
+	for _, v := range list(get(pod, "volumes")) {
+		m := mounts[str(get(v, "name"))]
+		if claim := get(v, "persistentVolumeClaim"); claim != nil {
+			// The StatefulSet's only pod's claim: <template>-<name>-0.
+			if want := claimTemplate + "-secretsd-0"; get(claim, "claimName") != want {
+				t.Errorf("the Job mounts claim %v, want %s", get(claim, "claimName"), want)
+			}
+			if get(claim, "readOnly") != true || get(m, "readOnly") != true {
+				t.Error("the StatefulSet's claim is not mounted read-only")
+			}
+			if from := flag("--from"); from != filepath.Join(str(get(m, "mountPath")), filepath.Base(stsData)) {
+				t.Errorf("--from %q is not SECRETS_DATA %q on the claim's mount %v", from, stsData, get(m, "mountPath"))
+			}
+			claimMounted = true
+		}
+		if get(v, "secret", "secretName") == "secrets-master-key" {
+			keyMounted = flag("--master-key-file") == str(get(m, "mountPath"))+"/"+str(get(v, "secret", "items", 0, "path"))
+		}
+	}
+	if !claimMounted || !keyMounted {
+		t.Errorf("the Job mounts the claim: %v, the master key where --master-key-file points: %v", claimMounted, keyMounted)
+	}
+
+	// The image the kustomizations run.
+	img := str(get(c, "image"))
+	tag := str(get(yamlDocs(t, "kubernetes/kustomization.yaml")[0], "images", 0, "newTag"))
+	if img != "ghcr.io/connect-secrets/secretsd:"+tag {
+		t.Errorf("the Job runs %s, the kustomizations tag %s", img, tag)
+	}
+}
+
+// TestKustomizeImages: both kustomizations run the same image.
+func TestKustomizeImages(t *testing.T) {
+	images := func(dir string) []any {
+		return list(yamlDocs(t, filepath.Join(dir, "kustomization.yaml"))[0]["images"])
+	}
+	base, pg := images("kubernetes"), images("kubernetes-postgres")
+	if len(base) == 0 || !reflect.DeepEqual(base, pg) {
+		t.Errorf("images: kubernetes %v, kubernetes-postgres %v; keep them in step", base, pg)
 	}
 }
 
@@ -393,7 +756,12 @@ func exposesOps(p any) bool {
 }
 
 func TestServicesKeepOpsPrivate(t *testing.T) {
-	objs := k8sObjects(t)
+	for dir, objs := range map[string]map[string]doc{"kubernetes": k8sObjects(t), "kubernetes-postgres": pgObjects(t)} {
+		t.Run(dir, func(t *testing.T) { servicesKeepOpsPrivate(t, objs) })
+	}
+}
+
+func servicesKeepOpsPrivate(t *testing.T, objs map[string]doc) {
 	routed := map[string]bool{} // Services an Ingress sends traffic to
 	for key, o := range objs {
 		if o["kind"] != "Ingress" {
@@ -473,28 +841,47 @@ func TestIngressMatchesBaseURL(t *testing.T) {
 	}
 }
 
+// TestNetworkPolicy: whatever the NetworkPolicies add up to, secretsd is
+// reached on 8080 from the ingress controller and on 9090 from monitoring
+// only, in both deployments.
 func TestNetworkPolicy(t *testing.T) {
-	objs := k8sObjects(t)
+	for dir, objs := range map[string]map[string]doc{"kubernetes": k8sObjects(t), "kubernetes-postgres": pgObjects(t)} {
+		t.Run(dir, func(t *testing.T) { networkPolicy(t, objs) })
+	}
+}
+
+func networkPolicy(t *testing.T, objs map[string]doc) {
 	np := object(t, objs, "NetworkPolicy/secretsd")
 	if !slices.Contains(list(get(np, "spec", "policyTypes")), any("Ingress")) {
-		t.Fatal("NetworkPolicy does not restrict Ingress")
+		t.Fatal("NetworkPolicy/secretsd does not restrict Ingress")
 	}
-	allowed := map[int][]string{} // port → namespaces admitted
-	for i, rule := range list(get(np, "spec", "ingress")) {
-		from := list(get(rule, "from"))
-		ports := list(get(rule, "ports"))
-		if len(from) == 0 || len(ports) == 0 {
-			t.Errorf("ingress rule %d admits every source or every port", i)
+	allowed := map[int][]string{} // port → namespaces admitted, over every policy
+	for key, o := range objs {
+		if o["kind"] != "NetworkPolicy" {
 			continue
 		}
-		for _, f := range from {
-			ns := str(get(f, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
-			if ns == "" || get(f, "ipBlock") != nil {
-				t.Errorf("ingress rule %d: a source that is not a named namespace: %v", i, f)
+		if !slices.Contains(list(get(o, "spec", "policyTypes")), any("Ingress")) {
+			if get(o, "spec", "ingress") != nil {
+				t.Errorf("%s has ingress rules but no Ingress policy type", key)
 			}
-			for _, p := range ports {
-				port, _ := get(p, "port").(int)
-				allowed[port] = append(allowed[port], ns)
+			continue
+		}
+		for i, rule := range list(get(o, "spec", "ingress")) {
+			from := list(get(rule, "from"))
+			ports := list(get(rule, "ports"))
+			if len(from) == 0 || len(ports) == 0 {
+				t.Errorf("%s: ingress rule %d admits every source or every port", key, i)
+				continue
+			}
+			for _, f := range from {
+				ns := str(get(f, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
+				if ns == "" || get(f, "ipBlock") != nil {
+					t.Errorf("%s: ingress rule %d: a source that is not a named namespace: %v", key, i, f)
+				}
+				for _, p := range ports {
+					port, _ := get(p, "port").(int)
+					allowed[port] = append(allowed[port], ns)
+				}
 			}
 		}
 	}
@@ -511,34 +898,45 @@ func TestNetworkPolicy(t *testing.T) {
 	}
 }
 
+// TestKustomization: every manifest of a directory is applied, but never
+// an example Secret.
 func TestKustomization(t *testing.T) {
-	k := yamlDocs(t, "kubernetes/kustomization.yaml")[0]
-	if k["kind"] != "Kustomization" {
-		t.Fatalf("kind = %v", k["kind"])
-	}
-	var listed []string
-	for _, r := range list(k["resources"]) {
-		name := str(r)
-		listed = append(listed, name)
-		if _, err := os.Stat(filepath.Join("kubernetes", name)); err != nil {
-			t.Errorf("resource %q: %v", name, err)
-		}
-	}
-	files, _ := filepath.Glob("kubernetes/*.yaml")
-	for _, f := range files {
-		base := filepath.Base(f)
-		switch base {
-		case "kustomization.yaml":
-		case "secret.example.yaml":
-			// Listing it would overwrite the real key on every apply.
-			if slices.Contains(listed, base) {
-				t.Errorf("%s is a resource: `kubectl apply -k` would replace the real master key", base)
+	for _, dir := range []string{"kubernetes", "kubernetes-postgres"} {
+		t.Run(dir, func(t *testing.T) {
+			k := yamlDocs(t, filepath.Join(dir, "kustomization.yaml"))[0]
+			if k["kind"] != "Kustomization" {
+				t.Fatalf("kind = %v", k["kind"])
 			}
-		default:
-			if !slices.Contains(listed, base) {
-				t.Errorf("%s is not listed in kustomization.yaml", base)
+			var listed []string
+			for _, r := range list(k["resources"]) {
+				name := str(r)
+				listed = append(listed, name)
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Errorf("resource %q: %v", name, err)
+				}
 			}
-		}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+			for _, f := range files {
+				base := filepath.Base(f)
+				switch base {
+				case "kustomization.yaml":
+				case "secret.example.yaml":
+					// Listing it would overwrite the real Secret on every apply.
+					if slices.Contains(listed, base) {
+						t.Errorf("%s is a resource: `kubectl apply -k` would replace the real Secret", base)
+					}
+				case "migrate-job.yaml":
+					// A one-off, applied once by hand (TestMigrateJob).
+					if slices.Contains(listed, base) {
+						t.Errorf("%s is a resource: every `kubectl apply -k` would try to migrate again", base)
+					}
+				default:
+					if !slices.Contains(listed, base) {
+						t.Errorf("%s is not listed in kustomization.yaml", base)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -601,12 +999,19 @@ func composeEnv(v any) map[string]string {
 	return env
 }
 
-func TestCompose(t *testing.T) {
-	c := yamlDocs(t, "compose.yaml")[0]
-	services, _ := c["services"].(doc)
+// composeSecretsd checks the rules both compose files follow: the secretsd
+// image built from the repository, read-only, no capabilities, no new
+// privileges, the ops and backup ports on loopback only (for every
+// service), the master key from a compose secret, an https base URL,
+// memory for the KDF budget, and Caddy proxying secretsd:8080 only. It
+// returns the file, its services, the secretsd service and its environment.
+func composeSecretsd(t *testing.T, file string) (c, services, sd doc, env map[string]string) {
+	t.Helper()
+	c = yamlDocs(t, file)[0]
+	services, _ = c["services"].(doc)
 	sd, ok := services["secretsd"].(doc)
 	if !ok {
-		t.Fatal("no secretsd service")
+		t.Fatalf("%s: no secretsd service", file)
 	}
 
 	if got := str(get(sd, "build", "dockerfile")); got != "deploy/Dockerfile" {
@@ -621,11 +1026,14 @@ func TestCompose(t *testing.T) {
 	if !slices.Contains(list(sd["cap_drop"]), any("ALL")) {
 		t.Error("secretsd: cap_drop lacks ALL")
 	}
+	if sd["cap_add"] != nil {
+		t.Errorf("secretsd: cap_add = %v; it needs no capability", sd["cap_add"])
+	}
 	if !slices.Contains(list(sd["security_opt"]), any("no-new-privileges:true")) {
 		t.Error("secretsd: security_opt lacks no-new-privileges:true")
 	}
-	if r := get(sd, "deploy", "replicas"); r != nil && r != 1 {
-		t.Errorf("secretsd: deploy.replicas = %v; bbolt allows one process", r)
+	if sd["container_name"] != nil {
+		t.Error("secretsd: container_name pins one container")
 	}
 
 	// Ops port: never published beyond the host's loopback, by anyone.
@@ -641,13 +1049,10 @@ func TestCompose(t *testing.T) {
 	}
 
 	// The master key is a compose secret, and the variable points at it.
-	env := composeEnv(sd["environment"])
+	env = composeEnv(sd["environment"])
 	secretsList := list(sd["secrets"])
-	if len(secretsList) != 2 {
-		t.Fatalf("secretsd mounts %d secrets, want the master key and the backup token", len(secretsList))
-	}
-	if got := env["SECRETS_BACKUP_TOKEN_FILE"]; got != "/run/secrets/"+str(secretsList[1]) {
-		t.Errorf("SECRETS_BACKUP_TOKEN_FILE = %q, want /run/secrets/%v", got, secretsList[1])
+	if len(secretsList) == 0 {
+		t.Fatal("secretsd mounts no secrets; the master key is one")
 	}
 	source, target := str(secretsList[0]), str(secretsList[0]) // short syntax
 	if m, ok := secretsList[0].(doc); ok {
@@ -667,22 +1072,6 @@ func TestCompose(t *testing.T) {
 		t.Errorf("SECRETS_BASE_URL = %q, want https://…", env["SECRETS_BASE_URL"])
 	}
 
-	// /data is a named volume (persistent, initialised with the image's owner).
-	var dataVolume string
-	for _, v := range list(sd["volumes"]) {
-		src, dst, _ := strings.Cut(str(v), ":")
-		if m, ok := v.(doc); ok {
-			src, dst = str(m["source"]), str(m["target"])
-		}
-		if strings.TrimSuffix(dst, ":rw") == "/data" {
-			dataVolume = src
-		}
-	}
-	declared, _ := get(c, "volumes").(doc)
-	if _, ok := declared[dataVolume]; dataVolume == "" || !ok {
-		t.Errorf("/data is on %q, want a named volume declared under volumes:", dataVolume)
-	}
-
 	budget := env["SECRETS_KDF_MEMORY_BUDGET"]
 	if budget == "" {
 		budget = "256MiB"
@@ -694,9 +1083,27 @@ func TestCompose(t *testing.T) {
 	checkMemory(t, "compose secretsd", parseSize(t, limit, dockerUnits), parseSize(t, budget, secretsdUnits))
 
 	// The proxy reaches secretsd on 8080 only, over TLS with HSTS.
-	if _, ok := services["caddy"]; !ok {
+	caddy, ok := services["caddy"].(doc)
+	if !ok {
 		t.Fatal("no caddy service")
 	}
+	var caddyfile string
+	for _, v := range list(caddy["volumes"]) {
+		if src, dst, _ := strings.Cut(str(v), ":"); strings.HasPrefix(dst, "/etc/caddy/Caddyfile") {
+			caddyfile = src
+		}
+	}
+	if filepath.Clean(caddyfile) != "Caddyfile" {
+		t.Errorf("caddy mounts %q as its Caddyfile, want ./Caddyfile (the one checked here)", caddyfile)
+	}
+	checkCaddyfile(t)
+	return c, services, sd, env
+}
+
+// checkCaddyfile: Caddy proxies to secretsd:8080 only, sends HSTS and
+// refuses the ops paths.
+func checkCaddyfile(t *testing.T) {
+	t.Helper()
 	caddy, err := os.ReadFile("Caddyfile")
 	if err != nil {
 		t.Fatal(err)
@@ -715,6 +1122,112 @@ func TestCompose(t *testing.T) {
 	}
 	if !regexp.MustCompile(`@ops\s+path\s+[^\n]*/metrics`).Match(caddy) {
 		t.Error("Caddyfile does not refuse /metrics")
+	}
+}
+
+// namedVolume returns the named volume mounted at dir in service s, or ""
+// when dir is not on a volume declared under the file's volumes:.
+func namedVolume(c, s doc, dir string) string {
+	declared, _ := get(c, "volumes").(doc)
+	for _, v := range list(s["volumes"]) {
+		src, dst, _ := strings.Cut(str(v), ":")
+		if m, ok := v.(doc); ok {
+			src, dst = str(m["source"]), str(m["target"])
+		}
+		dst, _, _ = strings.Cut(dst, ":")
+		if dst == dir {
+			if _, ok := declared[src]; ok {
+				return src
+			}
+		}
+	}
+	return ""
+}
+
+// TestCompose: compose.yaml runs exactly one secretsd on a bbolt volume.
+func TestCompose(t *testing.T) {
+	c, _, sd, env := composeSecretsd(t, "compose.yaml")
+	if r := get(sd, "deploy", "replicas"); r != nil && r != 1 {
+		t.Errorf("secretsd: deploy.replicas = %v; bbolt allows one process", r)
+	}
+	if s, ok := env["SECRETS_STORE"]; ok && !strings.HasPrefix(s, "bolt://") {
+		t.Errorf("SECRETS_STORE = %q: compose.yaml is the bbolt deployment", s)
+	}
+	// /data is a named volume (persistent, initialised with the image's owner).
+	if namedVolume(c, sd, "/data") == "" {
+		t.Error("/data is not on a named volume declared under volumes:")
+	}
+	secretsList := list(sd["secrets"])
+	if len(secretsList) != 2 {
+		t.Fatalf("secretsd mounts %d secrets, want the master key and the backup token", len(secretsList))
+	}
+	if got := env["SECRETS_BACKUP_TOKEN_FILE"]; got != "/run/secrets/"+str(secretsList[1]) {
+		t.Errorf("SECRETS_BACKUP_TOKEN_FILE = %q, want /run/secrets/%v", got, secretsList[1])
+	}
+}
+
+// TestComposePostgres: compose.postgres.yaml runs secretsd on a PostgreSQL
+// service it waits for, without a password in any file, and it can scale.
+func TestComposePostgres(t *testing.T) {
+	c, services, sd, env := composeSecretsd(t, "compose.postgres.yaml")
+	pg, ok := services["postgres"].(doc)
+	if !ok {
+		t.Fatal("no postgres service")
+	}
+	if img := str(pg["image"]); !strings.HasPrefix(img, "postgres:15") {
+		t.Errorf("postgres image = %q, want postgres:15 (what the tests run on)", img)
+	}
+	if namedVolume(c, pg, "/var/lib/postgresql/data") == "" {
+		t.Error("postgres: its data directory is not on a named volume declared under volumes:")
+	}
+	if test := strings.Join(strings.Fields(fmt.Sprint(get(pg, "healthcheck", "test"))), " "); !strings.Contains(test, "pg_isready") {
+		t.Errorf("postgres healthcheck %q does not run pg_isready", test)
+	}
+	if len(list(pg["ports"])) > 0 {
+		t.Errorf("postgres publishes %v; only secretsd needs it, on the compose network", pg["ports"])
+	}
+	if got := str(get(sd, "depends_on", "postgres", "condition")); got != "service_healthy" {
+		t.Errorf("secretsd depends_on postgres with condition %q, want service_healthy", got)
+	}
+
+	// The store: PostgreSQL on the postgres service, never bbolt, and no
+	// password in the file (it comes from .env, interpolated).
+	store, err := url.Parse(env["SECRETS_STORE"])
+	if err != nil || store.Scheme != "postgres" || store.Hostname() != "postgres" {
+		t.Fatalf("SECRETS_STORE = %q, want postgres://…@postgres…", env["SECRETS_STORE"])
+	}
+	if _, ok := store.User.Password(); ok || store.Query().Has("password") {
+		t.Error("SECRETS_STORE holds a password; it belongs in .env (PGPASSWORD)")
+	}
+	if _, ok := env["SECRETS_DATA"]; ok {
+		t.Error("SECRETS_DATA is set: the PostgreSQL deployment has no file")
+	}
+	for name, v := range composeEnv(pg["environment"]) {
+		if strings.Contains(name, "PASSWORD") && !strings.HasPrefix(v, "${") {
+			t.Errorf("postgres %s is a literal; take it from .env", name)
+		}
+	}
+	for name, v := range env {
+		if strings.Contains(name, "PASSWORD") && !strings.HasPrefix(v, "${") {
+			t.Errorf("secretsd %s is a literal; take it from .env", name)
+		}
+	}
+
+	// It scales: no fixed host port two replicas would both claim, no
+	// backup listener (there is no file to copy).
+	for _, p := range composePorts(t, list(sd["ports"])) {
+		if p.target == backupPort {
+			t.Error("secretsd publishes the backup port; PostgreSQL has no file to copy")
+		}
+		if lo, hi, ok := strings.Cut(p.published, "-"); p.published != "" && (!ok || lo == hi) {
+			t.Errorf("secretsd publishes host port %q: a second replica cannot; use a range", p.published)
+		}
+	}
+	if r, ok := get(sd, "deploy", "replicas").(int); ok && r < 1 {
+		t.Errorf("secretsd: deploy.replicas = %d", r)
+	}
+	if namedVolume(c, sd, "/data") != "" {
+		t.Error("secretsd keeps a /data volume; replicas cannot share a bbolt file")
 	}
 }
 

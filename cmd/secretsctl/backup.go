@@ -26,7 +26,10 @@ The copy goes to FILE.tmp (mode 0600) and is checked (the byte count the
 server announced, then bbolt's page check) before it is renamed to FILE, so
 FILE is either a whole backup or absent. Records in the copy are sealed, but
 the copy is as sensitive as the database, and opening it takes the master
-keyring in use when it was taken.`)
+keyring in use when it was taken.
+
+bbolt only: a PostgreSQL store (--store postgres://…) is backed up with
+PostgreSQL's own tools, pg_dump or continuous archiving (deploy/README.md).`)
 	out := flags.String("out", "", "backup file to create (required)")
 	force := flags.Bool("force", false, "replace --out (and a stale --out.tmp) if it exists")
 	offline := flags.Bool("offline", false, "read --data directly instead of asking secretsd, which must be stopped")
@@ -35,9 +38,18 @@ keyring in use when it was taken.`)
 	// is kept as another name for --backup-addr so old scripts still parse.
 	flags.Var(stringAlias{backupAddr}, "ops-addr", "deprecated: the same as --backup-addr")
 	tokenFile := flags.String("backup-token-file", c.env("SECRETS_BACKUP_TOKEN_FILE", ""), "file holding secretsd's backup token ($SECRETS_BACKUP_TOKEN_FILE)")
-	data := flags.String("data", c.env("SECRETS_DATA", "./data/secrets.db"), "database file, with --offline ($SECRETS_DATA)")
+	defData := c.env("SECRETS_DATA", "./data/secrets.db")
+	envStore := c.getenv("SECRETS_STORE")
+	if path, ok := strings.CutPrefix(envStore, "bolt://"); ok && path != "" {
+		defData = path // secretsd's database, as it decides
+	}
+	data := flags.String("data", defData, "database file, with --offline ($SECRETS_DATA, or the file of a bolt:// $SECRETS_STORE)")
 	if err := c.parse(flags, args); err != nil {
 		return err
+	}
+	if isPostgres(envStore) && !(*offline && isSet(flags, "data")) {
+		return fmt.Errorf("backup copies a bbolt file, and $SECRETS_STORE names PostgreSQL (%s): back it up with pg_dump or continuous archiving (deploy/README.md, \"Backups on PostgreSQL\")",
+			printable(redact(envStore)))
 	}
 	if *out == "" {
 		return usagef("--out is required")
@@ -150,6 +162,8 @@ func copyOnline(ctx context.Context, client *http.Client, u, token string, w io.
 		return 0, fmt.Errorf("GET %s: %s: the backup token was refused (is --backup-token-file the file secretsd reads?)", u, resp.Status)
 	case http.StatusForbidden:
 		return 0, fmt.Errorf("GET %s: %s: secretsd has no --backup-token-file, so it refuses backups", u, resp.Status)
+	case http.StatusNotFound:
+		return 0, fmt.Errorf("GET %s: %s: this secretsd has no bbolt file to copy (its store is PostgreSQL?): back it up with pg_dump (deploy/README.md)", u, resp.Status)
 	default:
 		return 0, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}

@@ -34,7 +34,7 @@ func tokenEnv(t *testing.T, kv ...string) map[string]string {
 func TestBackupNeedsToken(t *testing.T) {
 	f := newFixture(t)
 	db := f.open(t, f.keyFile)
-	srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.Backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
+	srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.file().Backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
 	dir := t.TempDir()
@@ -55,7 +55,7 @@ func TestBackupNeedsToken(t *testing.T) {
 	}
 	run(t, nil, "backup", "--backup-addr", addr, "--out", filepath.Join(dir, "none.db")).want(t, 2)
 
-	off := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.Backup, Logger: zerolog.Nop()}))
+	off := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.file().Backup, Logger: zerolog.Nop()}))
 	defer off.Close()
 	r = run(t, tokenEnv(t), "backup", "--backup-addr", off.Listener.Addr().String(), "--out", filepath.Join(dir, "off.db"))
 	r.want(t, 1)

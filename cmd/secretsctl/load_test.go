@@ -24,7 +24,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 	f := newFixture(t)
 	db := f.open(t, f.keyFile)
 	svc := db
-	srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.Backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
+	srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.file().Backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
 	defer srv.Close()
 
 	var mu sync.Mutex

@@ -1,13 +1,18 @@
 // Command secretsctl is the operator tool of secretsd, the Secrets app
 // server: it lists tenants, takes and checks backups, verifies that every
-// stored record still opens, rotates and retires master keys, and purges
-// uninstalled tenants.
+// stored record still opens, rotates and retires master keys, purges
+// uninstalled tenants, and migrates a bbolt file into PostgreSQL.
 //
-// Commands that change the database (rotate-master-key, purge) or decide
+// Commands take the store as secretsd does: --store (bolt://<path> or
+// postgres://…) or, by default, the bbolt file --data. On a bbolt file,
+// commands that change the database (rotate-master-key, purge) or decide
 // about keys (retire-master-key) need secretsd stopped: bbolt allows one
 // writer per file, and secretsd holds it. Reading commands (tenants, stats,
 // verify) need it stopped too, or can be pointed at a backup with --data;
-// backup itself works online through secretsd's operations listener.
+// backup itself works online through secretsd's backup listener. On
+// PostgreSQL, reading commands and purge run beside secretsd; a master-key
+// rotation needs every replica stopped. backup (and compaction, and the
+// page check) are bbolt's alone.
 //
 // secretsctl never prints key material, shared secrets, titles or content.
 // Run "secretsctl help" for the commands and "secretsctl <command> -h" for
@@ -49,11 +54,12 @@ type command struct {
 var commands = []command{
 	{"tenants", "list installations: product, state, counts, dates", runTenants},
 	{"stats", "totals: tenants by state, secrets, audit events, file size, master keys in use", runStats},
-	{"backup", "copy the database: online from secretsd's ops listener, or --offline", runBackup},
+	{"backup", "copy a bbolt database: online from secretsd's backup listener, or --offline", runBackup},
 	{"verify", "open every stored record with the keys and report the ones that fail", runVerify},
 	{"rotate-master-key", "add a new master key and re-wrap every tenant key with it (offline)", runRotateMasterKey},
-	{"retire-master-key", "drop an old master key that no tenant key uses any more (offline)", runRetireMasterKey},
-	{"purge", "delete tenants uninstalled longer ago than the retention (offline)", runPurge},
+	{"retire-master-key", "drop an old master key that no tenant key uses any more (bbolt: offline)", runRetireMasterKey},
+	{"purge", "delete tenants uninstalled longer ago than the retention (bbolt: offline)", runPurge},
+	{"migrate", "copy a bbolt file into an empty PostgreSQL database, verbatim, and verify the copy (offline)", runMigrate},
 }
 
 // cli is what every subcommand runs with: the outputs, the environment and
@@ -131,10 +137,16 @@ Commands:
 Run 'secretsctl <command> -h' for a command's flags.
 
 Environment (defaults for the flags of the same name):
-  SECRETS_DATA             --data             database file (./data/secrets.db)
-  SECRETS_MASTER_KEY_FILE  --master-key-file  master keyring (master.key next to the database)
-  SECRETS_OPS_ADDR         --ops-addr         secretsd's operations listener (127.0.0.1:9090)
-  SECRETS_RETENTION        --retention        how long uninstalled tenants are kept (720h)
+  SECRETS_STORE              --store              bolt://<path> or postgres://… (bolt:// and --data)
+  SECRETS_DATA               --data               bbolt database file (./data/secrets.db)
+  SECRETS_MASTER_KEY_FILE    --master-key-file    master keyring (master.key next to --data)
+  SECRETS_BACKUP_ADDR        --backup-addr        secretsd's backup listener (127.0.0.1:9091)
+  SECRETS_BACKUP_TOKEN_FILE  --backup-token-file  the token the backup listener wants
+  SECRETS_RETENTION          --retention          how long uninstalled tenants are kept (720h)
+
+--data on the command line overrides $SECRETS_STORE. A PostgreSQL password
+belongs in PGPASSWORD or ~/.pgpass rather than in the URL; secretsctl never
+prints it.
 
 Exit status: 0 on success, 1 on failure, 2 for a wrong command line.
 `)

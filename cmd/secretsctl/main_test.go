@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connect-secrets/secrets/pkg/bolt"
+	"github.com/connect-secrets/secrets/pkg/backend"
 	"github.com/connect-secrets/secrets/pkg/engine"
+	"github.com/connect-secrets/secrets/pkg/postgres/pgtest"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
@@ -29,12 +31,17 @@ const (
 	titleMarker   = "TITLE-MARKER"
 	contentMarker = "CONTENT-MARKER"
 	password      = "password-1"
+	// dbPassword is a PostgreSQL password some tests put in a store URL
+	// (the test server trusts its clients, so it is never checked).
+	dbPassword = "DB-PASSWORD-MARKER"
 )
 
 // fixture is a stopped secretsd's data directory: a database and, next to
 // it, the development key file master.key that secretsctl finds by default.
+// The database is the bbolt file data, or the PostgreSQL store url names.
 type fixture struct {
 	dir, data, keyFile string
+	url                string // the store, as --store takes it
 	kdf                *seal.KDF
 	secrets            []stored // every secret, to unlock after key changes
 }
@@ -44,13 +51,47 @@ type stored struct {
 	id    string
 }
 
-// newFixture creates four tenants: tenant-a (jira, 2 secrets), tenant-b
-// (confluence, 1 secret), tenant-c (uninstalled 60 days ago) and tenant-d
-// (uninstalled yesterday).
+// newFixture creates four tenants in a bbolt file: tenant-a (jira, 2
+// secrets), tenant-b (confluence, 1 secret), tenant-c (uninstalled 60 days
+// ago) and tenant-d (uninstalled yesterday).
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := emptyFixture(t)
+	f.populate(t)
+	return f
+}
+
+// newPostgresFixture is newFixture's tenants in a fresh schema of the test
+// database (its URL names the schema), with the key file in a directory of
+// its own.
+func newPostgresFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := emptyFixture(t)
+	f.url = schemaURL(t, pgtest.NewSchema(t))
+	f.populate(t)
+	return f
+}
+
+// schemaURL is the test database's URL with schema as its search_path, the
+// way an operator would point secretsd and secretsctl at a schema.
+func schemaURL(t *testing.T, schema string) string {
+	t.Helper()
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("%s: %v", pgtest.Env, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// emptyFixture is a directory with a key file and no database yet.
+func emptyFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{dir: dir, data: filepath.Join(dir, "secrets.db"), keyFile: filepath.Join(dir, "master.key")}
+	f.url = "bolt://" + f.data
 	if err := seal.GenerateKeyFile(f.keyFile); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +99,11 @@ func newFixture(t *testing.T) *fixture {
 	if f.kdf, err = seal.NewKDF(4*int64(seal.MinKDFParams.Memory)*1024, seal.MinKDFParams); err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+func (f *fixture) populate(t *testing.T) {
+	t.Helper()
 	db := f.open(t, f.keyFile)
 	installs := db
 	svc := db
@@ -98,12 +144,11 @@ func newFixture(t *testing.T) *fixture {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return f
 }
 
 var ctx = context.Background()
 
-// open opens the database for writing with the keyring in keyFile, as
+// open opens the store for writing with the keyring in keyFile, as
 // secretsd does at start, and closes it with the test.
 func (f *fixture) open(t *testing.T, keyFile string) *database {
 	t.Helper()
@@ -111,11 +156,11 @@ func (f *fixture) open(t *testing.T, keyFile string) *database {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bdb, err := bolt.Open(f.data)
+	st, err := backend.Open(ctx, f.url, backend.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := &database{DB: bdb, Engine: engine.New(bdb, kr, f.kdf, secrets.DefaultPolicy())}
+	db := &database{Engine: engine.New(st, kr, f.kdf, secrets.DefaultPolicy()), st: st}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -151,9 +196,11 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 	err := Run(ctx, args, &stdout, &stderr, func(k string) string { return env[k] })
 	code := exitCode(err, &stderr)
 	r := result{stdout.String(), stderr.String(), code}
-	t.Logf("secretsctl %s → %d\n%s%s", strings.Join(args, " "), code, r.stdout, r.stderr)
+	// The log is the test's own: it shows the command line, but not a
+	// database password some tests put in a URL.
+	t.Logf("secretsctl %s → %d\n%s%s", strings.ReplaceAll(strings.Join(args, " "), dbPassword, "xxxxx"), code, r.stdout, r.stderr)
 	// Whatever happened, nothing secret is ever printed.
-	for _, marker := range []string{titleMarker, contentMarker, "SHARED-SECRET-MARKER", password} {
+	for _, marker := range []string{titleMarker, contentMarker, "SHARED-SECRET-MARKER", password, dbPassword} {
 		if strings.Contains(r.stdout+r.stderr, marker) {
 			t.Errorf("output contains %q", marker)
 		}
@@ -190,6 +237,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"--help"}, 0, "Commands:", ""},
 		{[]string{"help", "backup"}, 0, "-offline", ""},
 		{[]string{"backup", "-h"}, 0, "Usage: secretsctl backup --out FILE", ""},
+		{[]string{"help"}, 0, "migrate", ""},
+		{[]string{"migrate", "-h"}, 0, "Usage: secretsctl migrate --from FILE --to postgres://", ""},
+		{[]string{"verify", "-h"}, 0, "-store", ""},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"help", "frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"tenants", "--nope"}, 2, "", "tenants: flag provided but not defined: -nope (see 'secretsctl tenants -h')"},
@@ -523,7 +573,7 @@ func TestBackupOnline(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return srv.Listener.Addr().String()
 	}
-	good := ops(db.Backup)
+	good := ops(db.file().Backup)
 	dir := t.TempDir()
 	noFiles := func(t *testing.T, out string) {
 		t.Helper()
@@ -544,7 +594,7 @@ func TestBackupOnline(t *testing.T) {
 	t.Run("truncated", func(t *testing.T) {
 		// Announces more than it sends, as a backup that fails midway does.
 		addr := ops(func(w io.Writer, size func(int64)) (int64, error) {
-			return db.Backup(w, func(n int64) { size(n + 4096) })
+			return db.file().Backup(w, func(n int64) { size(n + 4096) })
 		})
 		out := filepath.Join(dir, "truncated.db")
 		r := run(t, tokenEnv(t), "backup", "--ops-addr", addr, "--out", out)

@@ -7,13 +7,17 @@ import (
 )
 
 func runPurge(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("purge", `[--retention 720h] [--dry-run] [--data FILE] [--master-key-file FILE]
+	flags := c.flagSet("purge", `[--retention 720h] [--dry-run] [--data FILE | --store URL] [--master-key-file FILE]
 
 Deletes every tenant uninstalled at least --retention ago, with everything it
-owns. Tenants that installed again are kept. With --dry-run it lists them and
-deletes nothing. secretsd must be stopped (a dry run also works on a backup).
+owns, in one transaction. Tenants that installed again are kept. With
+--dry-run it lists them and deletes nothing. secretsd's janitor does the same
+once a minute, so this is for purging sooner or by hand.
 
-The file does not shrink: bbolt reuses the freed pages for new data.`)
+A bbolt file needs secretsd stopped (a dry run also works on a backup); the
+file is then compacted, so the purged data is gone from it. On PostgreSQL it
+runs while secretsd serves; the deleted rows' space is reclaimed by
+(auto)vacuum, and backups and WAL archives keep them until they expire.`)
 	st := c.storeFlags(flags)
 	retention := flags.String("retention", c.env("SECRETS_RETENTION", "720h"), "how long an uninstalled tenant is kept, e.g. 720h ($SECRETS_RETENTION)")
 	dryRun := flags.Bool("dry-run", false, "list the tenants that would be purged; delete nothing")
@@ -31,7 +35,7 @@ The file does not shrink: bbolt reuses the freed pages for new data.`)
 	}
 
 	if *dryRun {
-		db, err := openReadOnly(st.data, kr)
+		db, err := st.open(ctx, kr, true, adviceRead)
 		if err != nil {
 			return err
 		}
@@ -48,7 +52,7 @@ The file does not shrink: bbolt reuses the freed pages for new data.`)
 		return nil
 	}
 
-	db, err := st.openWritable(kr)
+	db, err := st.openWritable(ctx, kr)
 	if err != nil {
 		return err
 	}
@@ -61,10 +65,10 @@ The file does not shrink: bbolt reuses the freed pages for new data.`)
 		fmt.Fprintf(c.stdout, "purged %s\n", printable(ck))
 	}
 	fmt.Fprintf(c.stdout, "purged %s uninstalled at or before %s\n", plural(len(purged), "tenant"), cutoff.Format(time.RFC3339))
-	if len(purged) > 0 {
+	if f := db.file(); f != nil && len(purged) > 0 {
 		// Deleted pages stay in the file until reused; rewrite it so the
 		// purged data is gone from disk.
-		if err := db.Compact(ctx); err != nil {
+		if err := f.Compact(ctx); err != nil {
 			return err
 		}
 		fmt.Fprintln(c.stdout, "compacted the database file")

@@ -2,21 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
-
-	"github.com/connect-secrets/secrets/pkg/bolt"
 )
 
 func runRetireMasterKey(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("retire-master-key", `--id N --out NEWKEYFILE [--force] [--data FILE] [--master-key-file FILE]
+	flags := c.flagSet("retire-master-key", `--id N --out NEWKEYFILE [--force] [--data FILE | --store URL] [--master-key-file FILE]
 
 Writes the keyring without master key N to NEWKEYFILE (mode 0600), once no
 tenant key is wrapped by N. Refuses the primary key, and a key that still
-wraps tenant keys (run rotate-master-key first). secretsd must be stopped, so
-that nothing wraps a new tenant key meanwhile.`)
+wraps tenant keys (run rotate-master-key first). It only reads the database.
+
+A bbolt file needs secretsd stopped. On PostgreSQL it may run while secretsd
+serves once every replica runs with the keyring rotate-master-key wrote
+(whose primary is not N), since then none wraps a new tenant key with N.`)
 	st := c.storeFlags(flags)
 	id := flags.Uint64("id", 0, "id of the master key to retire (required)")
 	out := flags.String("out", "", "new keyring file to write (required)")
@@ -46,14 +46,10 @@ that nothing wraps a new tenant key meanwhile.`)
 		return fmt.Errorf("key %d is the primary key, which wraps new tenant keys; rotate first (secretsctl rotate-master-key), then retire it", keyID)
 	}
 
-	bdb, err := bolt.OpenReadOnly(st.data)
-	if errors.Is(err, bolt.ErrInUse) {
-		return fmt.Errorf("%w; this command needs secretsd stopped", err)
-	}
+	db, err := st.open(ctx, kr, true, adviceStop)
 	if err != nil {
 		return err
 	}
-	db := newDatabase(bdb, kr)
 	defer db.Close()
 	inUse, err := checkKeyring(ctx, db, kr, keyPath)
 	if err != nil {

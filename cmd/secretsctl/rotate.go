@@ -8,11 +8,17 @@ import (
 )
 
 func runRotateMasterKey(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("rotate-master-key", `--out NEWKEYFILE [--force] [--data FILE] [--master-key-file FILE]
+	flags := c.flagSet("rotate-master-key", `--out NEWKEYFILE [--force] [--data FILE | --store URL] [--master-key-file FILE]
 
 Adds a new master key to the keyring and re-wraps every tenant key with it,
 in one transaction. Only tenant keys are wrapped by the master key, so no
 record is re-encrypted. secretsd must be stopped.
+
+On PostgreSQL that means every replica (scale it to zero): secretsctl cannot
+see them. A replica still running with the old keyring cannot open the
+re-wrapped keys, so every request to it fails until it restarts with
+NEWKEYFILE, and it wraps the key of a site installed meanwhile with the old
+key.
 
 NEWKEYFILE (mode 0600) is written before the database is touched, and holds
 the old keys and the new one, so the database opens with it whether or not
@@ -36,7 +42,7 @@ started with NEWKEYFILE.`)
 	if err != nil {
 		return err
 	}
-	db, err := st.openWritable(kr)
+	db, err := st.openWritable(ctx, kr)
 	if err != nil {
 		return err
 	}
@@ -72,27 +78,30 @@ started with NEWKEYFILE.`)
 		return err
 	}
 	if len(inUse) > 1 || (len(inUse) == 1 && inUse[primary] == 0) {
-		// RewrapTenantKeys is all or nothing; this would be a bug.
-		return fmt.Errorf("after the re-wrap, tenant keys are still wrapped by keys %s", idList(slices.Sorted(maps.Keys(inUse))))
+		// RewrapTenantKeys is all or nothing: a secretsd that kept running
+		// wrapped a new tenant key meanwhile.
+		return fmt.Errorf("after the re-wrap, tenant keys are still wrapped by keys %s: is a secretsd still running with the old keyring? Stop it, and run this again with --master-key-file %s",
+			idList(slices.Sorted(maps.Keys(inUse))), printable(*out))
 	}
 	fmt.Fprintf(c.stdout, "re-wrapped %s with key %d; every tenant key is now wrapped by key %d\n", plural(n, "tenant key"), primary, primary)
 
 	old := kr.IDs()
-	retire := fmt.Sprintf("secretsctl retire-master-key --data %s --master-key-file %s --id %d --out NEWER-KEYFILE",
-		printable(st.data), printable(*out), old[0])
+	retire := fmt.Sprintf("secretsctl retire-master-key %s --master-key-file %s --id %d --out NEWER-KEYFILE",
+		st.arg(), printable(*out), old[0])
 	if len(old) > 1 {
 		retire += fmt.Sprintf("\n     (once for each old key: %s)", idList(old))
 	}
 	fmt.Fprintf(c.stdout, `
 Next steps (%[1]s no longer opens this database):
   1. Check the database with the new keyring:
-       secretsctl verify --data %[2]s --master-key-file %[3]s
-  2. Start secretsd with --master-key-file %[3]s (or SECRETS_MASTER_KEY_FILE).
+       secretsctl verify %[2]s --master-key-file %[3]s
+  2. Start secretsd (every replica) with --master-key-file %[3]s
+     (or SECRETS_MASTER_KEY_FILE).
   3. Once it serves, at the next stop, retire the old key and start secretsd
      with the file this writes:
        %[4]s
 Backups taken before this rotation still need key %[5]s: keep %[1]s safe
 for as long as you keep them.
-`, printable(oldPath), printable(st.data), printable(*out), retire, idList(old))
+`, printable(oldPath), st.arg(), printable(*out), retire, idList(old))
 	return nil
 }

@@ -15,8 +15,11 @@ import (
 
 // statsJSON is the output of `stats --json`.
 type statsJSON struct {
+	// Store is "bolt" or "postgres"; Database the file, or the URL
+	// without its password.
+	Store          string         `json:"store"`
 	Database       string         `json:"database"`
-	FileBytes      int64          `json:"fileBytes"`
+	FileBytes      int64          `json:"fileBytes,omitempty"` // a bbolt file's size
 	Tenants        int            `json:"tenants"`
 	TenantsByState map[string]int `json:"tenantsByState"`
 	Secrets        int            `json:"secrets"`
@@ -32,17 +35,18 @@ type statsJSON struct {
 var states = []secrets.State{secrets.StateInstalled, secrets.StateEnabled, secrets.StateDisabled, secrets.StateUninstalled}
 
 func runStats(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("stats", `[--json] [--data FILE] [--master-key-file FILE]
+	flags := c.flagSet("stats", `[--json] [--data FILE | --store URL] [--master-key-file FILE]
 
-Prints totals: tenants by state, secrets, audit events, the database file's
-size, and which master keys wrap tenant keys (a key that wraps none can be
-retired). Needs secretsd stopped, or --data pointing at a backup.`)
+Prints totals: tenants by state, secrets, audit events, the size of a bbolt
+database file, and which master keys wrap tenant keys (a key that wraps none
+can be retired). A bbolt file needs secretsd stopped, or --data pointing at
+a backup; PostgreSQL is read while secretsd serves.`)
 	st := c.storeFlags(flags)
 	asJSON := flags.Bool("json", false, "print JSON instead of text")
 	if err := c.parse(flags, args); err != nil {
 		return err
 	}
-	db, kr, err := st.openReadOnly()
+	db, kr, err := st.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}
@@ -55,15 +59,18 @@ retired). Needs secretsd stopped, or --data pointing at a backup.`)
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(st.data)
-	if err != nil {
-		return err
-	}
 
 	s := statsJSON{
-		Database: st.data, FileBytes: fi.Size(), Tenants: len(tenants),
+		Store: db.st.Kind, Database: st.where(), Tenants: len(tenants),
 		TenantsByState: map[string]int{}, MasterKeysInUse: map[string]int{},
 		KeyringIDs: kr.IDs(), KeyringPrimary: kr.PrimaryID(),
+	}
+	if f := db.file(); f != nil {
+		fi, err := os.Stat(f.Path())
+		if err != nil {
+			return err
+		}
+		s.FileBytes = fi.Size()
 	}
 	for _, state := range states {
 		s.TenantsByState[string(state)] = 0
@@ -102,7 +109,11 @@ retired). Needs secretsd stopped, or --data pointing at a backup.`)
 	}
 
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "database\t%s (%s, %d bytes)\n", printable(st.data), byteSize(s.FileBytes), s.FileBytes)
+	if db.file() != nil {
+		fmt.Fprintf(tw, "database\t%s (%s, %d bytes)\n", printable(s.Database), byteSize(s.FileBytes), s.FileBytes)
+	} else {
+		fmt.Fprintf(tw, "database\t%s (PostgreSQL)\n", printable(s.Database))
+	}
 	fmt.Fprintf(tw, "tenants\t%d: %s\n", s.Tenants, strings.Join(byState, ", "))
 	fmt.Fprintf(tw, "secrets\t%d\n", s.Secrets)
 	fmt.Fprintf(tw, "audit events\t%d\n", s.AuditEvents)

@@ -3,28 +3,99 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	neturl "net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 
+	"github.com/connect-secrets/secrets/pkg/backend"
 	"github.com/connect-secrets/secrets/pkg/bolt"
 	"github.com/connect-secrets/secrets/pkg/engine"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
+	"github.com/connect-secrets/secrets/pkg/store"
 )
 
 // storeFlags are the flags that locate the database and its master keyring,
 // with the same names, variables and defaults as secretsd's.
 type storeFlags struct {
+	fs      *flagSet
 	data    string
+	store   string
 	keyFile string
 }
 
 func (c *cli) storeFlags(fs *flagSet) *storeFlags {
-	s := &storeFlags{}
-	fs.StringVar(&s.data, "data", c.env("SECRETS_DATA", "./data/secrets.db"), "database file, or a backup of it ($SECRETS_DATA)")
-	fs.StringVar(&s.keyFile, "master-key-file", c.getenv("SECRETS_MASTER_KEY_FILE"), "master keyring file ($SECRETS_MASTER_KEY_FILE; default: the development key master.key next to the database)")
+	s := &storeFlags{fs: fs}
+	fs.StringVar(&s.data, "data", c.env("SECRETS_DATA", "./data/secrets.db"), "bbolt database file, or a backup of it, when there is no --store ($SECRETS_DATA)")
+	fs.StringVar(&s.store, "store", c.getenv("SECRETS_STORE"), "storage URL as secretsd takes it: bolt://<path> or postgres://… ($SECRETS_STORE; default: bolt:// and --data)")
+	fs.StringVar(&s.keyFile, "master-key-file", c.getenv("SECRETS_MASTER_KEY_FILE"), "master keyring file ($SECRETS_MASTER_KEY_FILE; default: the development key master.key next to --data)")
 	return s
+}
+
+// url is the store to open: --store, or bolt:// and --data, as secretsd
+// decides. One exception: --data on the command line beats a --store that
+// only comes from $SECRETS_STORE, so "verify --data backup.db" checks the
+// backup even in a shell set up for the live PostgreSQL database.
+func (s *storeFlags) url() string {
+	if s.store == "" || (isSet(s.fs, "data") && !isSet(s.fs, "store")) {
+		return "bolt://" + s.data
+	}
+	return s.store
+}
+
+// isSet reports whether the flag was given on the command line.
+func isSet(fs *flagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// where names the store in messages: the bbolt file, or the PostgreSQL URL
+// without its password.
+func (s *storeFlags) where() string { return storeName(s.url()) }
+
+func storeName(url string) string {
+	if path, ok := strings.CutPrefix(url, "bolt://"); ok {
+		return path
+	}
+	return redact(url)
+}
+
+// redact is a store URL without its password, whether in the user info or
+// in a password parameter. Unlike backend.Redact it leaves a URL without
+// one as it is, so that a command printed with it still works.
+func redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		scheme, _, _ := strings.Cut(raw, "://")
+		return scheme + "://… (not a URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// arg is the command-line argument that names this store again, for the
+// next steps a command prints.
+func (s *storeFlags) arg() string {
+	url := s.url()
+	if path, ok := strings.CutPrefix(url, "bolt://"); ok {
+		return "--data " + printable(path)
+	}
+	// Quoted: a URL's ? and & mean something to the shell.
+	return "--store '" + printable(redact(url)) + "'"
+}
+
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
 // keyringPath is --master-key-file, or where secretsd's development mode
@@ -41,61 +112,110 @@ func (s *storeFlags) keyring() (*seal.Keyring, error) {
 	return seal.LoadKeyringFile(s.keyringPath())
 }
 
-// database is an open bbolt file with the engine over it: the file's own
-// operations (Close, CheckStructure, Compact) and the engine's maintenance
-// (TenantStats, Verify, RewrapTenantKeys, PurgeUninstalled …).
+// database is an open store with the engine over it: the engine's
+// maintenance (TenantStats, Verify, RewrapTenantKeys, PurgeUninstalled …) on
+// either backend and, for a bbolt file, the file's own operations.
 type database struct {
-	*bolt.DB
 	*engine.Engine
+	st *backend.Opened
 }
 
-func newDatabase(db *bolt.DB, kr *seal.Keyring) *database {
-	return &database{DB: db, Engine: engine.New(db, kr, nil, secrets.DefaultPolicy())}
+// Close closes the store.
+func (db *database) Close() error { return db.st.Close() }
+
+// file is the bbolt file, for its page check and compaction; nil on
+// PostgreSQL.
+func (db *database) file() *bolt.DB { return db.st.Bolt }
+
+func newDatabase(st *backend.Opened, kr *seal.Keyring, readOnly bool) *database {
+	var s store.Store = st
+	if readOnly {
+		s = readOnlyStore{st}
+	}
+	return &database{Engine: engine.New(s, kr, nil, secrets.DefaultPolicy()), st: st}
 }
 
-// openReadOnly opens --data for reading with the keyring.
-func (s *storeFlags) openReadOnly() (*database, *seal.Keyring, error) {
+// readOnlyStore refuses every write. A bbolt file opened read-only does so
+// itself; PostgreSQL has no read-only open, and a reading command must not
+// change a database that secretsd replicas are serving.
+type readOnlyStore struct{ store.Store }
+
+func (readOnlyStore) Update(context.Context, func(store.Tx) error) error { return store.ErrReadOnly }
+
+// Advice for a bbolt file that secretsd holds.
+const (
+	adviceRead = "stop secretsd, or take a backup ('secretsctl backup --out FILE') and pass --data FILE"
+	adviceStop = "this command needs secretsd stopped"
+)
+
+// openReadOnly opens the store for reading with the keyring.
+func (s *storeFlags) openReadOnly(ctx context.Context) (*database, *seal.Keyring, error) {
 	kr, err := s.keyring()
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := openReadOnly(s.data, kr)
+	db, err := s.open(ctx, kr, true, adviceRead)
 	return db, kr, err
 }
 
-// openReadOnly is bolt.OpenReadOnly with advice when secretsd holds the file.
-func openReadOnly(path string, kr *seal.Keyring) (*database, error) {
-	db, err := bolt.OpenReadOnly(path)
-	if errors.Is(err, bolt.ErrInUse) {
-		return nil, fmt.Errorf("%w; stop secretsd, or take a backup ('secretsctl backup --out FILE') and pass --data FILE", err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return newDatabase(db, kr), nil
+// openWritable opens the store for the commands that change it.
+func (s *storeFlags) openWritable(ctx context.Context, kr *seal.Keyring) (*database, error) {
+	return s.open(ctx, kr, false, adviceStop)
 }
 
-// openWritable opens --data for writing, for the commands that change it. A
-// read-only open comes first: unlike bolt.Open it never creates a missing
-// file (a mistyped --data must not "rotate" an empty new database), refuses
-// a file that is not a Secrets database, and tells a running secretsd apart
-// from other failures.
-func (s *storeFlags) openWritable(kr *seal.Keyring) (*database, error) {
-	probe, err := bolt.OpenReadOnly(s.data)
+// open opens the store --store or --data names. advice says what to do when
+// secretsd holds a bbolt file.
+func (s *storeFlags) open(ctx context.Context, kr *seal.Keyring, readOnly bool, advice string) (*database, error) {
+	url := s.url()
+	if path, ok := strings.CutPrefix(url, "bolt://"); ok {
+		if path == "" {
+			return nil, usagef("--store bolt:// needs a file path, e.g. bolt://./data/secrets.db")
+		}
+		st, err := openBolt(ctx, path, readOnly, advice)
+		if err != nil {
+			return nil, err
+		}
+		return newDatabase(st, kr, readOnly), nil
+	}
+	if !isPostgres(url) {
+		return nil, usagef("--store %q must be bolt://<path> or postgres://…", redact(url))
+	}
+	st, err := openPostgres(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return newDatabase(st, kr, readOnly), nil
+}
+
+// openBolt opens a bbolt file. A read-only open comes first even to write:
+// unlike a writable open it never creates a missing file (a mistyped --data
+// must not "rotate" an empty new database), refuses a file that is not a
+// Secrets database, and tells a running secretsd apart from other failures.
+func openBolt(ctx context.Context, path string, readOnly bool, advice string) (*backend.Opened, error) {
+	st, err := backend.Open(ctx, "bolt://"+path, backend.Options{ReadOnly: true})
 	if errors.Is(err, bolt.ErrInUse) {
-		return nil, fmt.Errorf("%w; this command needs secretsd stopped", err)
+		return nil, fmt.Errorf("%w; %s", err, advice)
 	}
-	if err != nil {
+	if err != nil || readOnly {
+		return st, err
+	}
+	if err := st.Close(); err != nil {
 		return nil, err
 	}
-	if err := probe.Close(); err != nil {
-		return nil, err
+	return backend.Open(ctx, "bolt://"+path, backend.Options{})
+}
+
+// openPostgres opens a PostgreSQL store. Its connections are named
+// secretsctl in pg_stat_activity, unless the URL names them.
+func openPostgres(ctx context.Context, url string) (*backend.Opened, error) {
+	if !strings.Contains(url, "application_name=") {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		url += sep + "application_name=secretsctl"
 	}
-	db, err := bolt.Open(s.data)
-	if err != nil {
-		return nil, err
-	}
-	return newDatabase(db, kr), nil
+	return backend.Open(ctx, url, backend.Options{})
 }
 
 // checkKeyring refuses a keyring that is not this database's before a key

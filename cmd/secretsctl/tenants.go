@@ -27,17 +27,18 @@ type tenantJSON struct {
 }
 
 func runTenants(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("tenants", `[--json] [--data FILE] [--master-key-file FILE]
+	flags := c.flagSet("tenants", `[--json] [--data FILE | --store URL] [--master-key-file FILE]
 
 Lists every installation: client key, product, state, number of secrets and
 audit events, install and uninstall times. Titles, content and shared secrets
-are never shown. Needs secretsd stopped, or --data pointing at a backup.`)
+are never shown. A bbolt file needs secretsd stopped, or --data pointing at a
+backup; PostgreSQL is read while secretsd serves.`)
 	st := c.storeFlags(flags)
 	asJSON := flags.Bool("json", false, "print a JSON array instead of a table")
 	if err := c.parse(flags, args); err != nil {
 		return err
 	}
-	db, _, err := st.openReadOnly()
+	db, _, err := st.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

@@ -285,6 +285,36 @@ func (t *boltTx) NextSequence(tenant string, b store.Bucket) (uint64, error) {
 	return bk.NextSequence()
 }
 
+// Sequence is the bbolt bucket's own sequence; a tenant sub-bucket not
+// created yet has none.
+func (t *boltTx) Sequence(tenant string, b store.Bucket) (uint64, error) {
+	if err := t.check(tenant, b, nil, false); err != nil {
+		return 0, err
+	}
+	bk, err := t.bucket(tenant, b, false)
+	if err != nil || bk == nil {
+		return 0, err
+	}
+	return bk.Sequence(), nil
+}
+
+func (t *boltTx) SetSequence(tenant string, b store.Bucket, n uint64) error {
+	if err := t.check(tenant, b, nil, true); err != nil {
+		return err
+	}
+	if n > store.MaxSequence {
+		return store.ErrInvalid
+	}
+	bk, err := t.bucket(tenant, b, true)
+	if err != nil {
+		return err
+	}
+	if n <= bk.Sequence() {
+		return nil
+	}
+	return bk.SetSequence(n)
+}
+
 func (t *boltTx) CreateTenant(tenant string) (bool, error) {
 	if err := store.CheckTenant(tenant); err != nil {
 		return false, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,8 @@ func (t *tx) fail(err error) error {
 // statements are the SQL of one bucket, built once.
 type statements struct {
 	get, put, delete, next string
+	// sequence reads the counter of next; setSequence raises it.
+	sequence, setSequence string
 }
 
 // bucketSQL maps every bucket to its statements. Tenant buckets check that
@@ -53,6 +56,9 @@ var bucketSQL = func() map[store.Bucket]statements {
 			delete: `WITH d AS (DELETE FROM ` + tb + ` WHERE tenant = $1::bytea AND k = $2::bytea) SELECT ` + exists,
 			next: `INSERT INTO tenant_sequences AS s (tenant, bucket, n) SELECT $1::bytea, $2::text, 1 WHERE ` + exists +
 				` ON CONFLICT (tenant, bucket) DO UPDATE SET n = s.n + 1 RETURNING n`,
+			sequence: `SELECT ` + exists + `, (SELECT n FROM tenant_sequences WHERE tenant = $1::bytea AND bucket = $2::text)`,
+			setSequence: `INSERT INTO tenant_sequences AS s (tenant, bucket, n) SELECT $1::bytea, $2::text, $3::bigint WHERE ` + exists +
+				` ON CONFLICT (tenant, bucket) DO UPDATE SET n = greatest(s.n, excluded.n)`,
 		}
 	}
 	for _, b := range store.GlobalBuckets {
@@ -63,6 +69,9 @@ var bucketSQL = func() map[store.Bucket]statements {
 			delete: `DELETE FROM ` + tb + ` WHERE k = $1::bytea`,
 			next: `INSERT INTO global_sequences AS s (bucket, n) VALUES ($1::text, 1)
 				ON CONFLICT (bucket) DO UPDATE SET n = s.n + 1 RETURNING n`,
+			sequence: `SELECT true, (SELECT n FROM global_sequences WHERE bucket = $1::text)`,
+			setSequence: `INSERT INTO global_sequences AS s (bucket, n) VALUES ($1::text, $2::bigint)
+				ON CONFLICT (bucket) DO UPDATE SET n = greatest(s.n, excluded.n)`,
 		}
 	}
 	return m
@@ -159,6 +168,46 @@ func (t *tx) NextSequence(tenant string, b store.Bucket) (uint64, error) {
 		return 0, t.fail(err)
 	}
 	return uint64(n), nil
+}
+
+// Sequence reads the bucket's counter; a counter without a row is 0.
+func (t *tx) Sequence(tenant string, b store.Bucket) (uint64, error) {
+	if err := t.check(tenant, b, nil, false); err != nil {
+		return 0, err
+	}
+	var (
+		ok bool
+		n  *int64
+	)
+	if err := t.tx.QueryRow(t.ctx, bucketSQL[b].sequence, args(tenant, b, string(b))...).Scan(&ok, &n); err != nil {
+		return 0, t.fail(err)
+	}
+	if !ok {
+		return 0, store.ErrNoTenant
+	}
+	if n == nil {
+		return 0, nil
+	}
+	return uint64(*n), nil
+}
+
+// SetSequence raises the bucket's counter to n (a bigint, hence
+// store.MaxSequence).
+func (t *tx) SetSequence(tenant string, b store.Bucket, n uint64) error {
+	if err := t.check(tenant, b, nil, true); err != nil {
+		return err
+	}
+	if n > math.MaxInt64 {
+		return store.ErrInvalid
+	}
+	tag, err := t.tx.Exec(t.ctx, bucketSQL[b].setSequence, args(tenant, b, string(b), int64(n))...)
+	if err != nil {
+		return t.fail(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNoTenant
+	}
+	return nil
 }
 
 // Scan pages.

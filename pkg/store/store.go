@@ -101,9 +101,10 @@ func (b Bucket) Valid() bool {
 
 // Limits every backend accepts; the engine stays within them.
 const (
-	MaxTenantLen = 255      // bytes of a tenant id
-	MaxKeyLen    = 512      // bytes of a key
-	MaxValueLen  = 16 << 20 // bytes of a value
+	MaxTenantLen = 255       // bytes of a tenant id
+	MaxKeyLen    = 512       // bytes of a key
+	MaxValueLen  = 16 << 20  // bytes of a value
+	MaxSequence  = 1<<63 - 1 // a sequence number (a signed 64-bit column holds it)
 )
 
 // Errors a backend returns. Match them with errors.Is.
@@ -162,6 +163,18 @@ type Tx interface {
 	// this tenant and bucket, in transactions committed so far. Numbers
 	// may be skipped.
 	NextSequence(tenant string, b Bucket) (uint64, error)
+	// Sequence returns the counter NextSequence counts from: the last
+	// number it returned for this tenant and bucket, or what SetSequence
+	// raised the counter to, as this transaction sees it; 0 when neither
+	// ever ran. The next NextSequence returns a greater number. Sequence
+	// changes nothing, so it also works in View.
+	Sequence(tenant string, b Bucket) (uint64, error)
+	// SetSequence raises the counter to n, so that NextSequence returns a
+	// number greater than n from then on; a counter already at or above n
+	// stays as it is (a counter never goes back). It is how a copy of a
+	// store continues its logs where the original left off; an n above
+	// MaxSequence is ErrInvalid.
+	SetSequence(tenant string, b Bucket, n uint64) error
 
 	// CreateTenant creates the tenant's buckets; it reports false when the
 	// tenant existed already.

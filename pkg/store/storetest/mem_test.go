@@ -192,6 +192,27 @@ func (tx *memTx) NextSequence(tenant string, b store.Bucket) (uint64, error) {
 	return tx.m.seq[tenant+"\x00"+string(b)], nil
 }
 
+func (tx *memTx) Sequence(tenant string, b store.Bucket) (uint64, error) {
+	if _, err := tx.bucket(tenant, b, nil); err != nil {
+		return 0, err
+	}
+	return tx.m.seq[tenant+"\x00"+string(b)], nil
+}
+
+func (tx *memTx) SetSequence(tenant string, b store.Bucket, n uint64) error {
+	if tx.ro {
+		return store.ErrReadOnly
+	}
+	if _, err := tx.bucket(tenant, b, nil); err != nil {
+		return err
+	}
+	if n > store.MaxSequence {
+		return store.ErrInvalid
+	}
+	tx.m.seq[tenant+"\x00"+string(b)] = max(tx.m.seq[tenant+"\x00"+string(b)], n)
+	return nil
+}
+
 func (tx *memTx) CreateTenant(tenant string) (bool, error) {
 	if tx.ro {
 		return false, store.ErrReadOnly

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ScanStopAndErrors", testScanStopAndErrors},
 		{"ScanCallbackMayRead", testScanCallbackMayRead},
 		{"NextSequence", testNextSequence},
+		{"Sequence", testSequence},
 		{"ReadYourWrites", testReadYourWrites},
 		{"UpdateRollback", testUpdateRollback},
 		{"ViewReadOnly", testViewReadOnly},
@@ -312,6 +313,13 @@ func testInvalidArguments(t *testing.T, s store.Store) {
 			_, err := tx.NextSequence(tn, b)
 			return err
 		}},
+		{"Sequence", false, func(tx store.Tx, tn string, b store.Bucket, _ []byte) error {
+			_, err := tx.Sequence(tn, b)
+			return err
+		}},
+		{"SetSequence", false, func(tx store.Tx, tn string, b store.Bucket, _ []byte) error {
+			return tx.SetSequence(tn, b, 1)
+		}},
 	}
 	for _, c := range cases {
 		keyCase := strings.Contains(c.name, "key")
@@ -352,6 +360,11 @@ func testNoTenant(t *testing.T, s store.Store) {
 			_, err := tx.NextSequence(missing, store.Audit)
 			return err
 		},
+		"Sequence": func(tx store.Tx) error {
+			_, err := tx.Sequence(missing, store.Audit)
+			return err
+		},
+		"SetSequence":  func(tx store.Tx) error { return tx.SetSequence(missing, store.Audit, 7) },
 		"DeleteTenant": func(tx store.Tx) error { return tx.DeleteTenant(missing) },
 	}
 	for name, op := range ops {
@@ -898,6 +911,138 @@ func testNextSequence(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return next(tx, tenantA, store.Audit) })
 }
 
+// testSequence: Sequence reads the counter NextSequence counts from, and
+// SetSequence raises it but never lowers it, so that a copy of a store
+// (secretsctl migrate) continues every log where the original left off.
+func testSequence(t *testing.T, s store.Store) {
+	createTenants(t, s, tenantA, tenantB)
+	seq := func(tx store.Tx, tn string, b store.Bucket) uint64 {
+		t.Helper()
+		n, err := tx.Sequence(tn, b)
+		if err != nil {
+			t.Fatalf("Sequence(%q, %s): %v", tn, b, err)
+		}
+		return n
+	}
+	next := func(tx store.Tx, tn string, b store.Bucket) uint64 {
+		t.Helper()
+		n, err := tx.NextSequence(tn, b)
+		if err != nil {
+			t.Fatalf("NextSequence(%q, %s): %v", tn, b, err)
+		}
+		return n
+	}
+
+	// A counter that never ran is 0, in every bucket.
+	view(t, s, func(tx store.Tx) error {
+		for _, b := range allBuckets() {
+			if got := seq(tx, tenantOf(b, tenantA), b); got != 0 {
+				t.Errorf("Sequence(%s) of a new tenant = %d, want 0", b, got)
+			}
+		}
+		return nil
+	})
+
+	// It follows NextSequence, in the transaction and after it.
+	var last uint64
+	update(t, s, func(tx store.Tx) error {
+		for range 3 {
+			last = next(tx, tenantA, store.Audit)
+		}
+		if got := seq(tx, tenantA, store.Audit); got != last {
+			t.Errorf("Sequence after NextSequence = %d in the transaction, want %d", got, last)
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		if got := seq(tx, tenantA, store.Audit); got != last {
+			t.Errorf("Sequence after NextSequence = %d, want %d", got, last)
+		}
+		if got := seq(tx, tenantB, store.Audit); got != 0 {
+			t.Errorf("Sequence of another tenant = %d, want 0", got)
+		}
+		if got := seq(tx, tenantA, store.Revoked); got != 0 {
+			t.Errorf("Sequence of another bucket = %d, want 0", got)
+		}
+		return nil
+	})
+
+	// SetSequence raises it; NextSequence goes on above.
+	const high = 1000
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.SetSequence(tenantA, store.Audit, high); err != nil {
+			return err
+		}
+		if got := seq(tx, tenantA, store.Audit); got != high {
+			t.Errorf("Sequence after SetSequence(%d) = %d in the transaction", high, got)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if got := seq(tx, tenantA, store.Audit); got != high {
+			t.Errorf("Sequence after SetSequence(%d) = %d", high, got)
+		}
+		if n := next(tx, tenantA, store.Audit); n <= high {
+			t.Errorf("NextSequence after SetSequence(%d) = %d", high, n)
+		} else {
+			last = n
+		}
+		return nil
+	})
+
+	// It never lowers the counter.
+	update(t, s, func(tx store.Tx) error { return tx.SetSequence(tenantA, store.Audit, 5) })
+	update(t, s, func(tx store.Tx) error {
+		if got := seq(tx, tenantA, store.Audit); got != last {
+			t.Errorf("Sequence after SetSequence(5) = %d, want it left at %d", got, last)
+		}
+		if n := next(tx, tenantA, store.Audit); n <= last {
+			t.Errorf("NextSequence after SetSequence(5) = %d, after %d", n, last)
+		}
+		return nil
+	})
+
+	// A global counter, on a bucket NextSequence never ran on, and the
+	// largest value allowed.
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.SetSequence("", store.Expiry, 42); err != nil {
+			return err
+		}
+		return tx.SetSequence(tenantB, store.Revoked, store.MaxSequence)
+	})
+	view(t, s, func(tx store.Tx) error {
+		if got := seq(tx, "", store.Expiry); got != 42 {
+			t.Errorf("global Sequence after SetSequence(42) = %d", got)
+		}
+		if got := seq(tx, tenantB, store.Revoked); got != store.MaxSequence {
+			t.Errorf("Sequence after SetSequence(MaxSequence) = %d", got)
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.SetSequence(tenantB, store.Audit, store.MaxSequence+1) })
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("SetSequence(MaxSequence+1): err = %v, want ErrInvalid", err)
+	}
+
+	// A rolled-back SetSequence leaves no trace.
+	boom := errors.New("boom")
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetSequence(tenantB, store.Audit, high); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update: err = %v, want %v", err, boom)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if got := seq(tx, tenantB, store.Audit); got != 0 {
+			t.Errorf("Sequence after a rolled-back SetSequence = %d, want 0", got)
+		}
+		return nil
+	})
+}
+
 func testReadYourWrites(t *testing.T, s store.Store) {
 	createTenants(t, s, tenantA)
 	put(t, s, tenantA, store.Secrets, []byte("gone"), []byte("x"))
@@ -988,12 +1133,14 @@ func testViewReadOnly(t *testing.T, s store.Store) {
 	createTenants(t, s, tenantA)
 	put(t, s, tenantA, store.Secrets, []byte("k"), []byte("v"))
 	writes := map[string]func(tx store.Tx) error{
-		"Put":          func(tx store.Tx) error { return tx.Put(tenantA, store.Secrets, []byte("k"), []byte("w")) },
-		"Put global":   func(tx store.Tx) error { return tx.Put("", store.App, []byte("k"), []byte("w")) },
-		"Delete":       func(tx store.Tx) error { return tx.Delete(tenantA, store.Secrets, []byte("k")) },
-		"NextSequence": func(tx store.Tx) error { _, err := tx.NextSequence(tenantA, store.Audit); return err },
-		"CreateTenant": func(tx store.Tx) error { _, err := tx.CreateTenant(tenantB); return err },
-		"DeleteTenant": func(tx store.Tx) error { return tx.DeleteTenant(tenantA) },
+		"Put":                func(tx store.Tx) error { return tx.Put(tenantA, store.Secrets, []byte("k"), []byte("w")) },
+		"Put global":         func(tx store.Tx) error { return tx.Put("", store.App, []byte("k"), []byte("w")) },
+		"Delete":             func(tx store.Tx) error { return tx.Delete(tenantA, store.Secrets, []byte("k")) },
+		"NextSequence":       func(tx store.Tx) error { _, err := tx.NextSequence(tenantA, store.Audit); return err },
+		"SetSequence":        func(tx store.Tx) error { return tx.SetSequence(tenantA, store.Audit, 9) },
+		"SetSequence global": func(tx store.Tx) error { return tx.SetSequence("", store.App, 9) },
+		"CreateTenant":       func(tx store.Tx) error { _, err := tx.CreateTenant(tenantB); return err },
+		"DeleteTenant":       func(tx store.Tx) error { return tx.DeleteTenant(tenantA) },
 	}
 	for name, w := range writes {
 		t.Run(name, func(t *testing.T) {
