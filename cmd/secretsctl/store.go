@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	neturl "net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,24 +63,8 @@ func storeName(url string) string {
 	return redact(url)
 }
 
-// redact is a store URL without its password, whether in the user info or
-// in a password parameter. Unlike backend.Redact it leaves a URL without
-// one as it is, so that a command printed with it still works.
-func redact(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		scheme, _, _ := strings.Cut(raw, "://")
-		return scheme + "://… (not a URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
+// redact hides a store URL's password (backend.Redact).
+func redact(raw string) string { return backend.Redact(raw) }
 
 // arg is the command-line argument that names this store again, for the
 // next steps a command prints.

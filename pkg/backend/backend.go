@@ -6,6 +6,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	neturl "net/url"
 	"strings"
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
@@ -54,16 +55,21 @@ func Open(ctx context.Context, url string, opts Options) (*Opened, error) {
 	return nil, fmt.Errorf("store %q: use bolt://<path> or postgres://…", Redact(url))
 }
 
-// Redact returns url without a password, for messages and logs.
-func Redact(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
+// Redact returns url without a password, in its user part or its query,
+// for messages and logs. A URL that does not parse is shown by its scheme
+// alone: it could be anything, a password among it.
+func Redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		scheme, _, _ := strings.Cut(raw, "://")
+		return scheme + "://… (not a URL)"
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return url
+	if _, ok := u.User.Password(); ok {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
 	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":xxxxx@" + rest[at+1:]
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
