@@ -21,7 +21,9 @@ import (
 //     accounts raise an audit alert.
 //
 // Both are counted before the password is tried, in the transaction that
-// reads them, so parallel guesses cannot slip past a threshold.
+// reads them, so parallel guesses cannot slip past a threshold. An attempt
+// whose password turns out right is taken back from the per-secret count
+// (settleSuccess); only a wrong one records its account (noteFailure).
 
 // userAttempts is one user's failed-unlock state on one secret.
 type userAttempts struct {
@@ -90,22 +92,22 @@ func writeSealed(tx store.Tx, k *seal.TenantKey, tenant string, key []byte, v an
 // countAttempt is the admission check of an unlock: it refuses a locked
 // user or secret, and otherwise counts the attempt as a failure in advance.
 // It returns the counts after this attempt and any audit events to write.
-func countAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p secrets.Policy, now time.Time) (userAttempts, []secrets.EventType, error) {
+func countAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p secrets.Policy, now time.Time) (userAttempts, error) {
 	var ua userAttempts
 	ukey := userAttemptKey(k, id, a.AccountID)
 	if _, err := readSealed(tx, k, a.ClientKey, ukey, &ua); err != nil {
-		return ua, nil, err
+		return ua, err
 	}
 	var sa secretAttempts
 	skey := attemptsPrefix(k, id)
 	if _, err := readSealed(tx, k, a.ClientKey, skey, &sa); err != nil {
-		return ua, nil, err
+		return ua, err
 	}
 	if wait := ua.LockedUntil.Sub(now); wait > 0 {
-		return ua, nil, locked(wait)
+		return ua, locked(wait)
 	}
 	if wait := sa.LockedUntil.Sub(now); wait > 0 {
-		return ua, nil, locked(wait)
+		return ua, locked(wait)
 	}
 	ua.Failures++
 	if d := p.LockoutFor(ua.Failures); d > 0 {
@@ -115,7 +117,6 @@ func countAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p 
 		sa = secretAttempts{WindowStart: now}
 	}
 	sa.Failures++
-	var events []secrets.EventType
 	if c := secretCeiling(p); c > 0 && sa.Failures >= c {
 		d := p.LockoutBase
 		for i := c; i < sa.Failures && d < p.LockoutMax; i++ {
@@ -123,18 +124,32 @@ func countAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p 
 		}
 		sa.LockedUntil = now.Add(min(d, p.LockoutMax))
 	}
+	if err := writeSealed(tx, k, a.ClientKey, ukey, ua); err != nil {
+		return ua, err
+	}
+	return ua, writeSealed(tx, k, a.ClientKey, skey, sa)
+}
+
+// noteFailure records, once the password has been tried and was wrong,
+// which account failed, and returns EventGuessingSuspected the first time
+// failures come from many accounts. Only failures count here: a success
+// is never evidence of guessing.
+func noteFailure(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string) ([]secrets.EventType, error) {
+	var sa secretAttempts
+	skey := attemptsPrefix(k, id)
+	if ok, err := readSealed(tx, k, a.ClientKey, skey, &sa); err != nil || !ok {
+		return nil, err
+	}
 	am := accountMAC(k, id, a.AccountID)
 	if !containsMAC(sa.Accounts, am) && len(sa.Accounts) < maxTrackedAccounts {
 		sa.Accounts = append(sa.Accounts, am)
 	}
+	var events []secrets.EventType
 	if len(sa.Accounts) >= alertAccounts && !sa.Alerted {
 		sa.Alerted = true
 		events = append(events, secrets.EventGuessingSuspected)
 	}
-	if err := writeSealed(tx, k, a.ClientKey, ukey, ua); err != nil {
-		return ua, nil, err
-	}
-	return ua, events, writeSealed(tx, k, a.ClientKey, skey, sa)
+	return events, writeSealed(tx, k, a.ClientKey, skey, sa)
 }
 
 // takeBackAttempt undoes countAttempt for an attempt that was counted but
@@ -153,6 +168,22 @@ func takeBackAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string,
 	if err := writeSealed(tx, k, a.ClientKey, ukey, ua); err != nil {
 		return err
 	}
+	return takeBackSecretAttempt(tx, k, a, id, p)
+}
+
+// settleSuccess is the end of an attempt whose password was right: the
+// user's failures are forgotten, and the attempt counted against the
+// secret over all users is taken back. Other accounts' failures stay: a
+// success by one user must not reset what others have been guessing, and
+// correct unlocks must never add up to a lockout.
+func settleSuccess(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p secrets.Policy) error {
+	if err := tx.Delete(a.ClientKey, store.Attempts, userAttemptKey(k, id, a.AccountID)); err != nil {
+		return err
+	}
+	return takeBackSecretAttempt(tx, k, a, id, p)
+}
+
+func takeBackSecretAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p secrets.Policy) error {
 	var sa secretAttempts
 	skey := attemptsPrefix(k, id)
 	if ok, err := readSealed(tx, k, a.ClientKey, skey, &sa); err != nil || !ok || sa.Failures == 0 {
@@ -163,13 +194,6 @@ func takeBackAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string,
 		sa.LockedUntil = time.Time{}
 	}
 	return writeSealed(tx, k, a.ClientKey, skey, sa)
-}
-
-// clearUserAttempts forgets a user's failures after a successful unlock.
-// The per-secret count stays: a success by one user must not reset what
-// other accounts have been guessing.
-func clearUserAttempts(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string) error {
-	return tx.Delete(a.ClientKey, store.Attempts, userAttemptKey(k, id, a.AccountID))
 }
 
 // clearAllAttempts forgets every failure counted on a secret.

@@ -360,6 +360,41 @@ func TestGuessingAcrossAccounts(t *testing.T) {
 	})
 }
 
+// TestCorrectUnlocksNeverLock: a team unlocking a secret with its right
+// password many times a day is neither locked out by the secret-wide
+// ceiling nor reported as guessing; the ceiling counts failures only.
+func TestCorrectUnlocksNeverLock(t *testing.T) {
+	each(t, func(t *testing.T, st store.Store) {
+		e := replica(t, st, testKeyring(t))
+		installed(t, e, "site-a", secrets.ProductJira)
+		owner := alice("jira:issue:1")
+		id := create(t, e, owner, "body", "password-1")
+		ceiling := secretCeiling(secrets.DefaultPolicy())
+		for i := range ceiling + 5 {
+			who := owner
+			who.AccountID = fmt.Sprintf("teammate-%d", i%3)
+			if _, err := e.UnlockSecret(ctx, who, id, "password-1"); err != nil {
+				t.Fatalf("correct unlock %d of %d (ceiling %d): %v", i+1, ceiling+5, ceiling, err)
+			}
+		}
+		page, err := e.AuditLog(ctx, "site-a", secrets.AuditQuery{Type: secrets.EventGuessingSuspected})
+		if err != nil || len(page.Events) != 0 {
+			t.Fatalf("correct unlocks raised a guessing alert: %v %+v", err, page)
+		}
+		// One wrong guess each from three accounts still does.
+		for i := range 3 {
+			who := owner
+			who.AccountID = fmt.Sprintf("teammate-%d", i)
+			_, err := e.UnlockSecret(ctx, who, id, "wrong-password")
+			wantCode(t, err, secrets.CodeWrongPassword)
+		}
+		page, err = e.AuditLog(ctx, "site-a", secrets.AuditQuery{Type: secrets.EventGuessingSuspected})
+		if err != nil || len(page.Events) != 1 {
+			t.Fatalf("three failing accounts: %v %+v", err, page)
+		}
+	})
+}
+
 // TestLifecycleOrdering: the rules decided inside one transaction.
 func TestLifecycleOrdering(t *testing.T) {
 	each(t, func(t *testing.T, st store.Store) {

@@ -273,16 +273,8 @@ func (e *Engine) UnlockSecret(ctx context.Context, a secrets.Actor, id, password
 		if body, err = tx.Get(a.ClientKey, store.Bodies, []byte(id)); err != nil {
 			return err
 		}
-		var events []secrets.EventType
-		if counted, events, err = countAttempt(tx, k, a, id, policy, now); err != nil {
-			return err
-		}
-		for _, ev := range events {
-			if err := audit(tx, k, a.ClientKey, actorEvent(now, ev, a, id)); err != nil {
-				return err
-			}
-		}
-		return nil
+		counted, err = countAttempt(tx, k, a, id, policy, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -318,7 +310,7 @@ func (e *Engine) UnlockSecret(ctx context.Context, a secrets.Actor, id, password
 		if err != nil {
 			return err
 		}
-		if err := clearUserAttempts(tx, k, a, id); err != nil {
+		if err := settleSuccess(tx, k, a, id, policy); err != nil {
 			return err
 		}
 		if cur, err = containerSecret(tx, k, a, id); err != nil {
@@ -530,6 +522,15 @@ func (e *Engine) failedUnlock(ctx context.Context, a secrets.Actor, id string, p
 		ev := actorEvent(now, secrets.EventUnlockFailed, a, id)
 		if err := audit(tx, k, a.ClientKey, ev); err != nil {
 			return err
+		}
+		alerts, err := noteFailure(tx, k, a, id)
+		if err != nil {
+			return err
+		}
+		for _, t := range alerts {
+			if err := audit(tx, k, a.ClientKey, actorEvent(now, t, a, id)); err != nil {
+				return err
+			}
 		}
 		if lockout > 0 {
 			ev.Type = secrets.EventLockedOut
