@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -151,15 +152,20 @@ func (q *fairQueue) acquire(ctx context.Context, r Requester, w int64, queued fu
 	case named && q.maxUser > 0 && u != nil && len(u.waiters) >= q.maxUser:
 		return q.refuseLocked("user", len(u.waiters))
 	}
+	// A tenant (or user) that had nobody waiting goes first, not last: a
+	// victim's single unlock then waits for the derivation running and its
+	// own, not for a turn of every flooding tenant as well. It cannot
+	// starve the others: it is new only while it had nothing queued, so
+	// each tenant jumps the order at most once per queue it empties.
 	if t == nil {
 		t = &tenantQueue{name: r.Tenant, byName: map[string]*userQueue{}}
 		q.byName[r.Tenant] = t
-		q.tenants = append(q.tenants, t)
+		q.tenants = slices.Insert(q.tenants, 0, t)
 	}
 	if u == nil {
 		u = &userQueue{name: r.User}
 		t.byName[r.User] = u
-		t.users = append(t.users, u)
+		t.users = slices.Insert(t.users, 0, u)
 	}
 	wt := &waiter{weight: w, req: r, ready: make(chan struct{})}
 	u.waiters = append(u.waiters, wt)

@@ -74,8 +74,9 @@ func (f *queueFixture) drain() []string {
 }
 
 // TestKDFFairOrder: with one tenant's two users flooding the queue before a
-// victim of another tenant asks, the victim runs second, not last; inside the
-// flooding tenant its users alternate; each user's calls keep their order.
+// victim of another tenant asks, the victim runs next, not last (a tenant
+// with nobody waiting goes first); inside the flooding tenant its users
+// alternate, the later one first; each user's calls keep their order.
 func TestKDFFairOrder(t *testing.T) {
 	f := newQueueFixture(t)
 	a := Requester{Tenant: "A", User: "a"}
@@ -88,7 +89,7 @@ func TestKDFFairOrder(t *testing.T) {
 	}
 	f.enqueue(Requester{Tenant: "B", User: "victim"}, "victim")
 	got := fmt.Sprint(f.drain())
-	want := "[a1 victim b1 a2 b2 a3 b3 a4 b4]"
+	want := "[victim b1 a1 b2 a2 b3 a3 b4 a4]"
 	if got != want {
 		t.Errorf("grant order %s, want %s (FIFO would put the victim last)", got, want)
 	}
@@ -102,7 +103,7 @@ func TestKDFAnonymousIsOneRequester(t *testing.T) {
 		f.enqueue(Requester{}, fmt.Sprintf("anon%d", i))
 	}
 	f.enqueue(Requester{Tenant: "B", User: "v"}, "v")
-	if got, want := fmt.Sprint(f.drain()), "[anon1 v anon2 anon3]"; got != want {
+	if got, want := fmt.Sprint(f.drain()), "[v anon1 anon2 anon3]"; got != want {
 		t.Errorf("grant order %s, want %s", got, want)
 	}
 }
