@@ -11,6 +11,12 @@
 //     acknowledged must be there, unlocked with its password and compared.
 //     Several cycles on a bbolt file and on a fresh PostgreSQL schema
 //     ($SECRETS_TEST_POSTGRES, else the server .ci/testdb.sh finds).
+//   - fairness: a user of one tenant times sequential unlocks (secretsd's
+//     default argon2id parameters) while idle and while both users of the
+//     other tenant flood the key derivations with 150 parallel clients of
+//     creates and unlocks, retrying each 429 when its Retry-After says;
+//     idle and flood alternate in rounds. The victim's p99 may grow at most
+//     3 times, and the victim is never refused (429) nor failed (5xx).
 //
 // It exits 1 when a property fails. Every process it starts is killed and
 // every temporary directory and schema removed before it returns, on failure
@@ -33,10 +39,14 @@ import (
 
 func main() {
 	var o options
-	flag.StringVar(&o.checks, "checks", "durability", "comma-separated checks to run")
+	flag.StringVar(&o.checks, "checks", "durability,fairness", "comma-separated checks to run")
 	flag.StringVar(&o.stores, "stores", "bolt,postgres", "comma-separated stores of the durability check")
 	flag.IntVar(&o.cycles, "cycles", 5, "kill -9 cycles per store")
 	flag.IntVar(&o.writers, "writers", 8, "concurrent writers of the durability check")
+	flag.IntVar(&o.attackers, "attackers", 150, "parallel attacker clients of the fairness check")
+	flag.IntVar(&o.victimUnlocks, "victim-unlocks", 20, "sequential victim unlocks, idle and under the flood")
+	flag.DurationVar(&o.attackerPause, "attacker-pause", 0, "how long an attacker client waits after a 429 (default: as its Retry-After says)")
+	flag.Float64Var(&o.maxRatio, "max-ratio", 3, "largest victim p99 flood/idle ratio that passes")
 	flag.StringVar(&o.binDir, "bin", "", "directory with secretsd and secretsctl (default: build them)")
 	flag.Parse()
 
@@ -50,9 +60,12 @@ func main() {
 }
 
 type options struct {
-	checks, stores  string
-	cycles, writers int
-	binDir          string
+	checks, stores           string
+	cycles, writers          int
+	attackers, victimUnlocks int
+	maxRatio                 float64
+	attackerPause            time.Duration
+	binDir                   string
 }
 
 // bins are the binaries under test.
@@ -95,8 +108,12 @@ func run(ctx context.Context, o options) error {
 					return durability(ctx, b, dir, st, o.cycles, o.writers)
 				}})
 			}
+		case "fairness":
+			checks = append(checks, check{name, func(ctx context.Context) error {
+				return fairness(ctx, b, dir, o.attackers, o.victimUnlocks, o.maxRatio, o.attackerPause)
+			}})
 		default:
-			return fmt.Errorf("-checks: unknown check %q (durability)", name)
+			return fmt.Errorf("-checks: unknown check %q (durability, fairness)", name)
 		}
 	}
 
