@@ -2,7 +2,7 @@
 // builds secretsd and secretsctl, runs real secretsd processes on 127.0.0.1
 // (dev mode, temporary stores), drives them through the JSON API with session
 // tokens taken as a browser takes them (the sandbox's signed iframe URLs),
-// and checks properties, printing the figures of each:
+// and checks three properties, printing the figures of each:
 //
 //   - durability: concurrent writers create and edit secrets until secretsd
 //     is killed with SIGKILL at a random moment; the store is then verified
@@ -17,6 +17,9 @@
 //     creates and unlocks, retrying each 429 when its Retry-After says;
 //     idle and flood alternate in rounds. The victim's p99 may grow at most
 //     3 times, and the victim is never refused (429) nor failed (5xx).
+//   - cardinality: 20,000 requests with invented methods and random paths
+//     must not add series to the /metrics output of the ops listener, once
+//     a warm-up has sent one request of every kind.
 //
 // It exits 1 when a property fails. Every process it starts is killed and
 // every temporary directory and schema removed before it returns, on failure
@@ -39,7 +42,7 @@ import (
 
 func main() {
 	var o options
-	flag.StringVar(&o.checks, "checks", "durability,fairness", "comma-separated checks to run")
+	flag.StringVar(&o.checks, "checks", "durability,fairness,cardinality", "comma-separated checks to run")
 	flag.StringVar(&o.stores, "stores", "bolt,postgres", "comma-separated stores of the durability check")
 	flag.IntVar(&o.cycles, "cycles", 5, "kill -9 cycles per store")
 	flag.IntVar(&o.writers, "writers", 8, "concurrent writers of the durability check")
@@ -47,6 +50,7 @@ func main() {
 	flag.IntVar(&o.victimUnlocks, "victim-unlocks", 20, "sequential victim unlocks, idle and under the flood")
 	flag.DurationVar(&o.attackerPause, "attacker-pause", 0, "how long an attacker client waits after a 429 (default: as its Retry-After says)")
 	flag.Float64Var(&o.maxRatio, "max-ratio", 3, "largest victim p99 flood/idle ratio that passes")
+	flag.IntVar(&o.requests, "requests", 20000, "junk requests of the cardinality check")
 	flag.StringVar(&o.binDir, "bin", "", "directory with secretsd and secretsctl (default: build them)")
 	flag.Parse()
 
@@ -65,6 +69,7 @@ type options struct {
 	attackers, victimUnlocks int
 	maxRatio                 float64
 	attackerPause            time.Duration
+	requests                 int
 	binDir                   string
 }
 
@@ -112,8 +117,12 @@ func run(ctx context.Context, o options) error {
 			checks = append(checks, check{name, func(ctx context.Context) error {
 				return fairness(ctx, b, dir, o.attackers, o.victimUnlocks, o.maxRatio, o.attackerPause)
 			}})
+		case "cardinality":
+			checks = append(checks, check{name, func(ctx context.Context) error {
+				return cardinality(ctx, b, dir, o.requests)
+			}})
 		default:
-			return fmt.Errorf("-checks: unknown check %q (durability, fairness)", name)
+			return fmt.Errorf("-checks: unknown check %q (durability, fairness, cardinality)", name)
 		}
 	}
 
