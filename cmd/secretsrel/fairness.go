@@ -40,11 +40,10 @@ var (
 	attackers = []identity{jiraAdmin, jiraUser}
 )
 
-// Every unlock, successful or not, counts toward a secret's lockout ceiling
-// over all users (see maxUnlocks), so the victim and the attacker spread
-// their unlocks over enough secrets that none is unlocked more than
-// maxUnlocks times: a locked secret answers 429 without a derivation, which
-// would make a flood cheap and refuse the victim for the wrong reason.
+// The victim and the attacker spread their unlocks over enough secrets
+// that none is unlocked more than maxUnlocks times: a locked secret answers
+// 429 without a derivation, which would make a flood cheap and refuse the
+// victim for the wrong reason.
 const (
 	victimSecrets   = 4
 	attackerSecrets = 10 // per attacker user; creates allow 20 at once
