@@ -58,7 +58,13 @@ type Config struct {
 	// BaseURL is --base-url; default DefaultBaseURL.
 	BaseURL string
 	// Args are more flags, after the ones the cluster sets (so they win).
+	// The cluster learns a replica's addresses from its "secretsd
+	// listening" line, so --log-level must stay at info or below.
 	Args []string
+	// MaxLogLines, when positive, bounds the log lines kept per replica:
+	// past it the oldest half is dropped. A load run at the info level
+	// logs every request; a test that reads the logs keeps them all (0).
+	MaxLogLines int
 	// Logs, when set, receives every replica's log lines, each prefixed
 	// with the replica's name.
 	Logs io.Writer
@@ -216,6 +222,9 @@ func (r *Replica) readLogs(pr io.Reader, c *Cluster) {
 	for sc.Scan() {
 		line := sc.Text()
 		r.mu.Lock()
+		if c.cfg.MaxLogLines > 0 && len(r.lines) >= c.cfg.MaxLogLines {
+			r.lines = slices.Delete(r.lines, 0, len(r.lines)/2)
+		}
 		r.lines = append(r.lines, line)
 		r.mu.Unlock()
 		if c.cfg.Logs != nil {
@@ -251,8 +260,13 @@ type Replica struct {
 	killed bool
 }
 
+// startTimeout bounds how long a replica may take to listen and be ready.
+const startTimeout = time.Minute
+
 // waitReady waits until r listens and answers /readyz.
 func (r *Replica) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	select {
 	case <-r.listening:
 	case <-r.done:
