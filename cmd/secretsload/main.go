@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -411,19 +412,26 @@ func (s stats) pct(p int) string {
 func printRows(o options, rows []row, raw float64) {
 	fmt.Printf("\nlist: %d clients back to back; unlock: %d clients (one account each) over %d secrets, with %d panels listing every %s; %s each after %s of warm-up; requests round-robin over the replicas\n",
 		o.listers, o.unlockers, o.secrets, o.panels, o.listEvery, o.duration, o.warmup)
-	fmt.Printf("| %-8s | %8s | %-7s | %10s | %9s | %9s | %6s | %15s | %11s | %13s | %9s |\n",
-		"store", "replicas", "request", "per second", "p50", "p99", "errors", "panel list p99", "machine CPU", "secretsd CPU", "peak RSS")
-	fmt.Printf("|%s|\n", strings.Repeat("-", 139))
+	fmt.Printf("| %-8s | %8s | %-7s | %10s | %9s | %9s | %6s | %15s | %11s | %13s | %14s | %9s |\n",
+		"store", "replicas", "request", "per second", "p50", "p99", "errors", "panel list p99", "machine CPU", "secretsd CPU", "per secretsd s", "peak RSS")
+	fmt.Printf("|%s|\n", strings.Repeat("-", 156))
+	cores := float64(runtime.NumCPU())
 	for _, r := range rows {
 		panel := "-"
 		if r.request == "unlock" {
 			panel = r.panels.pct(99)
 		}
-		fmt.Printf("| %-8s | %8d | %-7s | %10.1f | %9s | %9s | %6d | %15s | %10.0f%% | %12.0f%% | %5d MiB |\n",
+		perCPU := 0.0
+		if r.cpu.secretsd > 0 {
+			perCPU = r.done.rate() / (r.cpu.secretsd * cores)
+		}
+		fmt.Printf("| %-8s | %8d | %-7s | %10.1f | %9s | %9s | %6d | %15s | %10.0f%% | %12.0f%% | %14.1f | %5d MiB |\n",
 			r.store, r.replicas, r.request, r.done.rate(), r.done.pct(50), r.done.pct(99), r.done.errs, panel,
-			100*r.cpu.busy, 100*r.cpu.secretsd, r.peakRSS>>20)
+			100*r.cpu.busy, 100*r.cpu.secretsd, perCPU, r.peakRSS>>20)
 	}
-	fmt.Println("machine CPU: busy share of all cores over the phase; secretsd CPU: the replicas' share of all cores (the rest is PostgreSQL, this load generator and the OS)")
+	fmt.Printf("machine CPU: busy share of all %d cores over the phase, whatever ran; secretsd CPU: the replicas' share (the rest is\n"+
+		"PostgreSQL, this load generator, the OS and anything else on the machine); per secretsd s: requests per second of\n"+
+		"secretsd CPU time, the cost that stays comparable when other work shares the machine\n", runtime.NumCPU())
 
 	fmt.Printf("\n| %-8s | %8s | %10s | %10s | %18s |\n", "store", "replicas", "list/s", "unlock/s", "unlock/s of raw KDF")
 	fmt.Printf("|%s|\n", strings.Repeat("-", 68))
