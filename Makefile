@@ -78,11 +78,16 @@ forge: forge-deps
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
 
-## bench: Go benchmarks of the hot paths, then the load script: a real
-## secretsd on 127.0.0.1 flooded with 100 concurrent unlocks while listing.
+## bench: Go benchmarks of the hot paths, then the load script
+## (cmd/secretsload): list and unlock throughput of real secretsd processes
+## in production mode on 127.0.0.1, one node on bbolt, then 1, 2 and 3
+## replicas on one PostgreSQL schema with the load spread over them, in one
+## table. PostgreSQL as for `make test` (SECRETS_TEST_POSTGRES, else
+## .ci/testdb.sh).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
-	$(GO) run ./cmd/secretsload
+	@url="$${SECRETS_TEST_POSTGRES:-}"; [ -n "$$url" ] || url=$$(bash .ci/testdb.sh) || exit 1; \
+	SECRETS_TEST_POSTGRES="$$url" $(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS) && \
+	SECRETS_TEST_POSTGRES="$$url" $(GO) run ./cmd/secretsload
 
 ## reliability: real secretsd processes on 127.0.0.1 (a few minutes): no
 ## acknowledged write lost across kill -9 on bbolt and PostgreSQL (the same

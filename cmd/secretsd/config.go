@@ -57,6 +57,11 @@ type Config struct {
 	// Retention is how long an uninstalled tenant's data is kept, so a
 	// re-install within it restores everything.
 	Retention time.Duration
+	// JanitorInterval is how often each replica tries for the janitor
+	// lease and, holding it, sweeps expired secrets, stale revocations
+	// and tenants past Retention. One minute in production; tests of the
+	// janitor across replicas shorten it.
+	JanitorInterval time.Duration
 
 	// Forge Remote (forge.md). Forge is served when an app id is set, and
 	// always in dev mode, where the sandbox plays the platform for what
@@ -96,7 +101,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.Store, "store", "SECRETS_STORE", "", "storage URL: bolt://<path> or postgres://user@host/db (default: bolt:// and --data)")
 	str(&c.MasterKeyFile, "master-key-file", "SECRETS_MASTER_KEY_FILE", "", "master keyring file (required outside dev mode; dev generates one next to the database)")
 	str(&c.InstallKeysURL, "install-keys-url", "SECRETS_INSTALL_KEYS_URL", "https://connect-install-keys.atlassian.com", "where Atlassian's signed-install public keys are fetched")
-	var hosts, dev, budget, unlockTTL, retention string
+	var hosts, dev, budget, unlockTTL, retention, janitorEvery string
 	str(&hosts, "allowed-hosts", "SECRETS_ALLOWED_HOSTS", "*.atlassian.net", "comma-separated host patterns a site must match")
 	str(&dev, "dev", "SECRETS_DEV", "", "development mode with the local sandbox (default: on when the base URL is on localhost)")
 	str(&c.LogFormat, "log-format", "SECRETS_LOG_FORMAT", "", "console or json (default: console in dev, json otherwise)")
@@ -106,6 +111,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&budget, "kdf-memory-budget", "SECRETS_KDF_MEMORY_BUDGET", "256MiB", "argon2 memory in use at once; more unlocks queue")
 	str(&unlockTTL, "unlock-ttl", "SECRETS_UNLOCK_TTL", "10m", "how long an unlock lasts")
 	str(&retention, "retention", "SECRETS_RETENTION", "720h", "how long an uninstalled site's data is kept before it is deleted")
+	str(&janitorEvery, "janitor-interval", "SECRETS_JANITOR_INTERVAL", "1m", "how often the janitor (expiry, revocations, retention) runs, on one replica at a time")
 	var forgeEnvs string
 	str(&c.ForgeJiraAppID, "forge-jira-app-id", "SECRETS_FORGE_JIRA_APP_ID", "", "app id (ARI) of the Jira Forge app, from forge register; empty: no Jira Forge app")
 	str(&c.ForgeConfluenceAppID, "forge-confluence-app-id", "SECRETS_FORGE_CONFLUENCE_APP_ID", "", "app id (ARI) of the Confluence Forge app")
@@ -199,6 +205,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.Retention, err = time.ParseDuration(retention); err != nil || c.Retention < 0 {
 		return c, fmt.Errorf("--retention %q must be a non-negative duration such as 720h", retention)
+	}
+	if c.JanitorInterval, err = time.ParseDuration(janitorEvery); err != nil || c.JanitorInterval < time.Second || c.JanitorInterval > 24*time.Hour {
+		return c, fmt.Errorf("--janitor-interval %q must be a duration from 1s to 24h", janitorEvery)
 	}
 	for _, e := range strings.Split(forgeEnvs, ",") {
 		if e = strings.TrimSpace(e); e != "" {

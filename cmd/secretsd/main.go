@@ -197,7 +197,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go func() { errc <- public.Serve(pl) }()
 	go func() { errc <- ops.Serve(ol) }()
 	go func() { errc <- backup.Serve(bl) }()
-	go janitor(ctx, eng, st.Bolt, cfg.Retention, log)
+	go janitor(ctx, eng, st.Bolt, cfg.Retention, cfg.JanitorInterval, log)
 
 	if len(cfg.BackupToken) == 0 {
 		log.Warn().Msg("no --backup-token-file: GET /backup refuses every request")
@@ -267,20 +267,24 @@ func sandboxMounter(sb *sandbox.Sandbox) interface{ Mount(*echo.Echo) } {
 	return sb
 }
 
-// janitor runs once a minute on whichever replica holds the janitor lease:
-// it deletes expired secrets, stale revocations, and the data of tenants
-// uninstalled longer ago than retention. A bbolt file is compacted after a
-// purge, so the purged data leaves the disk.
-func janitor(ctx context.Context, eng *engine.Engine, db *bolt.DB, retention time.Duration, log zerolog.Logger) {
+// janitor runs every interval (a minute by default) on whichever replica
+// holds the janitor lease: it deletes expired secrets, stale revocations,
+// and the data of tenants uninstalled longer ago than retention. A bbolt
+// file is compacted after a purge, so the purged data leaves the disk.
+func janitor(ctx context.Context, eng *engine.Engine, db *bolt.DB, retention, interval time.Duration, log zerolog.Logger) {
 	holder := janitorHolder()
-	t := time.NewTicker(time.Minute)
+	// The lease outlives a pass but not the interval: passes of replicas
+	// ticking close together do not overlap, and a holder that died
+	// delays the next pass by nothing.
+	ttl := interval * 5 / 6
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r, err := eng.RunJanitor(ctx, holder, 50*time.Second, retention)
+			r, err := eng.RunJanitor(ctx, holder, ttl, retention)
 			if err != nil {
 				log.Error().Err(err).Msg("janitor")
 			}
