@@ -107,9 +107,18 @@ type Options struct {
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
-	pool        *pgxpool.Pool
+	pool *pgxpool.Pool
+	// seq is a small pool of its own for NextSequence's counters, which are
+	// advanced outside the transaction that asks (see tx.NextSequence). Its
+	// own pool: a transaction holding a connection of pool never waits for
+	// another connection of pool, so a full pool cannot deadlock.
+	seq         *pgxpool.Pool
 	maxAttempts int
 }
+
+// seqConns is the size of the counters' pool: each use is one short
+// statement.
+const seqConns = 4
 
 var _ store.Store = (*Store)(nil)
 
@@ -155,6 +164,8 @@ func open(ctx context.Context, url string, opts Options, fsys fs.FS) (*Store, er
 	if s.maxAttempts <= 0 {
 		s.maxAttempts = DefaultMaxAttempts
 	}
+	seqCfg := cfg.Copy()
+	seqCfg.MaxConns, seqCfg.MinConns = seqConns, 0
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -163,12 +174,17 @@ func open(ctx context.Context, url string, opts Options, fsys fs.FS) (*Store, er
 		s.pool.Close()
 		return nil, err
 	}
+	if s.seq, err = pgxpool.NewWithConfig(ctx, seqCfg); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	return s, nil
 }
 
 // Close waits for the transactions in flight and closes every connection.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.seq.Close()
 	return nil
 }
 
@@ -246,7 +262,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 		defer cancel()
 		_ = ptx.Rollback(rctx)
 	}()
-	t := &tx{ctx: ctx, tx: ptx, readOnly: opts.AccessMode == pgx.ReadOnly}
+	t := &tx{ctx: ctx, tx: ptx, seq: s.seq, readOnly: opts.AccessMode == pgx.ReadOnly}
 	err = fn(t)
 	if t.err != nil && (err == nil || retryable(t.err)) {
 		// The database aborted the transaction: nothing fn decided

@@ -315,3 +315,46 @@ func TestOpenBadURL(t *testing.T) {
 		t.Fatal("Open of an unreachable server: err = nil")
 	}
 }
+
+// TestSequenceDoesNotSerializeWriters: two writers of one tenant that both
+// number an audit event commit on their first attempt with different
+// numbers. The counter used to be a row both transactions updated, so under
+// SERIALIZABLE one of them always failed, and a busy tenant's writers ran
+// out of retries.
+func TestSequenceDoesNotSerializeWriters(t *testing.T) {
+	s := pgtest.MustOpenTestWith(t, postgres.Options{MaxAttempts: 1})
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx store.Tx) error { _, err := tx.CreateTenant("t"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var begun sync.WaitGroup
+	begun.Add(2)
+	errs := make([]error, 2)
+	nums := make([]uint64, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx store.Tx) error {
+				// A first statement, so both snapshots predate both writes.
+				if _, err := tx.TenantExists("t"); err != nil {
+					return err
+				}
+				begun.Done()
+				begun.Wait()
+				n, err := tx.NextSequence("t", store.Audit)
+				if err != nil {
+					return err
+				}
+				nums[i] = n
+				return tx.Put("t", store.Audit, []byte{byte(n >> 8), byte(n)}, []byte{1})
+			})
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("writers: %v, %v", errs[0], errs[1])
+	}
+	if nums[0] == nums[1] || nums[0] == 0 || nums[1] == 0 {
+		t.Fatalf("numbers %v", nums)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connect-secrets/secrets/pkg/store"
 )
@@ -17,6 +18,7 @@ import (
 type tx struct {
 	ctx      context.Context
 	tx       pgx.Tx
+	seq      *pgxpool.Pool // the counters' pool (Store.seq)
 	readOnly bool
 	// err is the first error the database returned. PostgreSQL aborts the
 	// transaction on any error, so every later statement fails with it,
@@ -159,11 +161,24 @@ func (t *tx) NextSequence(tenant string, b store.Bucket) (uint64, error) {
 	if err := t.check(tenant, b, nil, true); err != nil {
 		return 0, err
 	}
+	// The counter moves in a statement of its own, committed at once, not
+	// in this transaction: every write of a tenant records an audit event
+	// numbered from one counter row, and under SERIALIZABLE two
+	// transactions that both update a row cannot both commit, so a busy
+	// tenant's writers failed each other until they ran out of retries. A
+	// number taken by a transaction that then rolls back is skipped, which
+	// the contract allows. Only a tenant this transaction created itself
+	// (not visible to others yet) is counted inside it: nobody else can
+	// contend for its row.
 	var n int64
-	err := t.tx.QueryRow(t.ctx, bucketSQL[b].next, args(tenant, b, string(b))...).Scan(&n)
+	err := t.seq.QueryRow(t.ctx, bucketSQL[b].next, args(tenant, b, string(b))...).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = t.tx.QueryRow(t.ctx, bucketSQL[b].next, args(tenant, b, string(b))...).Scan(&n)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, store.ErrNoTenant
 	}
+
 	if err != nil {
 		return 0, t.fail(err)
 	}
