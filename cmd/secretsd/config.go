@@ -166,6 +166,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if !c.Dev && u.Scheme != "https" {
 		return c, errors.New("--base-url must be https outside dev mode")
 	}
+	if ku, err := url.Parse(c.InstallKeysURL); err != nil || ku.Host == "" || (ku.Scheme != "https" && !(c.Dev && ku.Scheme == "http")) {
+		return c, fmt.Errorf("--install-keys-url %q must be an absolute https URL: install keys decide who may install", c.InstallKeysURL)
+	}
 	if !c.Dev && c.MasterKeyFile == "" {
 		return c, errors.New("--master-key-file is required outside dev mode")
 	}

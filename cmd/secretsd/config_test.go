@@ -78,7 +78,10 @@ func TestParseConfigInvalid(t *testing.T) {
 		"unlock ttl too long": {"--unlock-ttl", "48h"},
 		"negative retention":  {"--retention", "-1h"},
 		"stray argument":      {"serve"},
-		"unknown flag":        {"--no-such-flag"},
+		"http install keys in production": {"--base-url", "https://secrets.example.com", "--master-key-file", "/k",
+			"--install-keys-url", "http://keys.example.com"},
+		"relative install keys": {"--install-keys-url", "/keys"},
+		"unknown flag":          {"--no-such-flag"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := ParseConfig(args, env(), io.Discard); err == nil {
