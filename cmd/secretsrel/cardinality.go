@@ -6,7 +6,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -63,19 +62,11 @@ func (s scrape) String() string {
 }
 
 func cardinality(ctx context.Context, b bins, tmp string, requests int) error {
-	dir, err := os.MkdirTemp(tmp, "cardinality-*")
+	d, done, err := startFresh(ctx, b, tmp, "cardinality", smallKDF...)
 	if err != nil {
 		return err
 	}
-	d, err := newDaemon(b.secretsd, dir, "", smallKDF...)
-	if err != nil {
-		return err
-	}
-	defer d.kill()
-	if err := d.start(ctx); err != nil {
-		return err
-	}
-	defer d.stop()
+	defer done()
 	c := newHTTPClient()
 	defer c.CloseIdleConnections()
 	// The dev sites install just after the server is ready; their lifecycle

@@ -151,3 +151,21 @@ func freeAddr() (string, error) {
 	defer l.Close()
 	return l.Addr().String(), nil
 }
+
+// startFresh starts one secretsd in a new directory under tmp (named after
+// the check), on the embedded store; done stops it gracefully, or kills it
+// if it does not stop.
+func startFresh(ctx context.Context, b bins, tmp, check string, extra ...string) (d *daemon, done func(), err error) {
+	dir, err := os.MkdirTemp(tmp, check+"-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	if d, err = newDaemon(b.secretsd, dir, "", extra...); err != nil {
+		return nil, nil, err
+	}
+	if err := d.start(ctx); err != nil {
+		d.kill()
+		return nil, nil, err
+	}
+	return d, func() { d.stop(); d.kill() }, nil
+}

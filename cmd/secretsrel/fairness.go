@@ -7,7 +7,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -102,19 +101,11 @@ func (p *pool) unlock(ctx context.Context, k int) (answer, error) {
 }
 
 func fairness(ctx context.Context, b bins, tmp string, clients, unlocks int, maxRatio float64, pause time.Duration) error {
-	dir, err := os.MkdirTemp(tmp, "fairness-*")
+	d, done, err := startFresh(ctx, b, tmp, "fairness", fairnessFlags...)
 	if err != nil {
 		return err
 	}
-	d, err := newDaemon(b.secretsd, dir, "", fairnessFlags...)
-	if err != nil {
-		return err
-	}
-	defer d.kill()
-	if err := d.start(ctx); err != nil {
-		return err
-	}
-	defer d.stop()
+	defer done()
 	c := newHTTPClient()
 	defer c.CloseIdleConnections()
 
@@ -126,7 +117,7 @@ func fairness(ctx context.Context, b bins, tmp string, clients, unlocks int, max
 	if err != nil {
 		return fmt.Errorf("victim: %w", err)
 	}
-	if (2*unlocks+1)*1 > victimSecrets*maxUnlocks {
+	if 2*unlocks+1 > victimSecrets*maxUnlocks {
 		return fmt.Errorf("-victim-unlocks %d: at most %d", unlocks, (victimSecrets*maxUnlocks-1)/2)
 	}
 	var aps []*pool

@@ -120,13 +120,21 @@ func (c *listCursor) before(m secrets.Secret) bool {
 	return c.id < m.ID
 }
 
+// maxListCursorLen is the longest cursor listCursor.String writes (8 bytes
+// and a 64-byte id, in base64url), with room to spare.
+const maxListCursorLen = 128
+
 // parseListCursor reads a ListQuery.After; "" is the start (nil).
 func parseListCursor(s string) (*listCursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) <= 8 || len(s) > 128 || !secrets.ValidSecretID(string(b[8:])) {
+	var b []byte
+	var err error
+	if len(s) <= maxListCursorLen {
+		b, err = base64.RawURLEncoding.DecodeString(s)
+	}
+	if len(s) > maxListCursorLen || err != nil || len(b) <= 8 || !secrets.ValidSecretID(string(b[8:])) {
 		return nil, secrets.Errorf(secrets.CodeInvalid, "The list cursor is not valid; start again without one.")
 	}
 	return &listCursor{createdAt: time.Unix(0, int64(binary.BigEndian.Uint64(b))), id: string(b[8:])}, nil

@@ -61,13 +61,6 @@ func toUnlockedJSON(u *secrets.Unlocked) unlockedJSON {
 	}
 }
 
-// listJSON is one page of GET /api/secrets; Next, when present, is the
-// `after` of the following page.
-type listJSON struct {
-	Secrets []secretJSON `json:"secrets"`
-	Next    string       `json:"next,omitempty"`
-}
-
 func (s *Server) listSecrets(c echo.Context) error {
 	q := secrets.ListQuery{After: c.QueryParam("after")}
 	var err error

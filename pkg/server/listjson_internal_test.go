@@ -9,6 +9,12 @@ import (
 	"github.com/connect-secrets/secrets/pkg/secrets"
 )
 
+// listJSON is the list page as encoding/json would write it.
+type listJSON struct {
+	Secrets []secretJSON `json:"secrets"`
+	Next    string       `json:"next,omitempty"`
+}
+
 // encodeList is the reference: what encoding/json writes for the list.
 func encodeList(t testing.TB, l *secrets.SecretList) []byte {
 	out := listJSON{Secrets: make([]secretJSON, len(l.Secrets)), Next: l.Next}
