@@ -25,7 +25,8 @@ import (
 // is almost all of them. It costs a comparison of the sealed bytes.
 //
 // What it holds: the metadata the list returns (title, version, times,
-// account ids, container) and installation records — never a data key, a
+// account ids, container), first pages of lists (listcache.go) and
+// installation records — never a data key, a
 // body, or a record's wrapped data key. Installation records carry the
 // site's shared secret, which the engine needs on every host request
 // anyway; the tenant keys that open everything sit in the engine's memory
@@ -62,6 +63,7 @@ type decodedKey struct {
 const (
 	kindListMeta     byte = iota + 1 // listMeta of a secret record
 	kindInstallation                 // *secrets.Installation
+	kindListPage                     // *keptPage, sealed is the list version (listcache.go)
 )
 
 type decodedEntry struct {
@@ -138,6 +140,8 @@ func entrySize(kd decodedKey, e decodedEntry) int {
 	switch v := e.val.(type) {
 	case *listMeta:
 		n += len(v.container) + len(v.meta.ID) + len(v.meta.Title) + len(v.meta.CreatedBy) + len(v.meta.UpdatedBy)
+	case *keptPage:
+		n += keptPageSize(v)
 	case *secrets.Installation:
 		n += len(v.ClientKey) + len(v.AppKey) + len(v.SharedSecret) + len(v.BaseURL) + len(v.DisplayURL) +
 			len(v.Description) + len(v.ServerVersion) + len(v.PluginsVersion) + len(v.OAuthClientID) + len(v.CloudID)

@@ -164,7 +164,10 @@ func TestDecodedCacheFollowsStore(t *testing.T) {
 			t.Fatalf("A lists %q after B's edit", got)
 		}
 
-		// Someone with the database puts one record's bytes under the other's id.
+		// Someone with the database puts one record's bytes under the other's
+		// id. That is no engine write, so no new list version: the kept first
+		// page may still be served, for at most listPageMaxAge; then the
+		// records are checked again and the swap is caught.
 		if err := st.Update(ctx, func(tx store.Tx) error {
 			v, err := tx.Get("site-a", store.Secrets, []byte(other))
 			if err != nil {
@@ -174,6 +177,7 @@ func TestDecodedCacheFollowsStore(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		a.Now = func() time.Time { return time.Now().Add(listPageMaxAge) }
 		_, err = a.ListSecrets(ctx, who, secrets.ListQuery{})
 		wantCode(t, err, secrets.CodeInternal)
 
@@ -182,6 +186,84 @@ func TestDecodedCacheFollowsStore(t *testing.T) {
 		}
 		_, err = a.ListSecrets(ctx, who, secrets.ListQuery{})
 		wantCode(t, err, secrets.CodeUnauthorized)
+	})
+}
+
+// TestKeptListPage: a container's first page is kept between requests,
+// and every change to the container, made on any replica, is on the next
+// list: a create, an edit, a delete, and a secret's expiry, which is no
+// write at all.
+func TestKeptListPage(t *testing.T) {
+	each(t, func(t *testing.T, st store.Store) {
+		kr := testKeyring(t)
+		a, b := replica(t, st, kr), replica(t, st, kr)
+		installed(t, a, "site-a", secrets.ProductJira)
+		who := alice("jira:issue:1")
+		titles := func(q secrets.ListQuery) []string {
+			t.Helper()
+			l, err := a.ListSecrets(ctx, who, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, m := range l.Secrets {
+				out = append(out, m.Title)
+			}
+			return out
+		}
+		first, err := b.CreateSecret(ctx, who, secrets.NewSecret{Title: "first", Content: "x", Password: "password-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l1, err := a.ListSecrets(ctx, who, secrets.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l2, err := a.ListSecrets(ctx, who, secrets.ListQuery{}); err != nil || l2 != l1 {
+			t.Fatalf("second list: %p %v, want the kept page %p", l2, err, l1)
+		}
+		// An expiring secret, created on B.
+		soon := time.Now().Add(time.Hour)
+		if _, err := b.CreateSecret(ctx, who, secrets.NewSecret{Title: "expiring", Content: "x", Password: "password-1", ExpiresAt: soon}); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(secrets.ListQuery{}); !slices.Equal(got, []string{"first", "expiring"}) {
+			t.Fatalf("after B's create, A lists %q", got)
+		}
+		u, err := b.UnlockSecret(ctx, who, first.ID, "password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.UpdateSecret(ctx, who, first.ID, u.UnlockToken, secrets.SecretUpdate{Title: "renamed", Content: "y", Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(secrets.ListQuery{}); !slices.Equal(got, []string{"renamed", "expiring"}) {
+			t.Fatalf("after B's edit, A lists %q", got)
+		}
+		// A smaller page is a page of its own, not the kept one cut.
+		if got := titles(secrets.ListQuery{Limit: 1}); !slices.Equal(got, []string{"renamed"}) {
+			t.Fatalf("limit 1: %q", got)
+		}
+		// Expiry changes the list with no write.
+		a.Now = func() time.Time { return soon }
+		if got := titles(secrets.ListQuery{}); !slices.Equal(got, []string{"renamed"}) {
+			t.Fatalf("at the expiry, A lists %q", got)
+		}
+		a.Now = time.Now
+		u, err = b.UnlockSecret(ctx, who, first.ID, "password-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.DeleteSecret(ctx, who, first.ID, u.UnlockToken); err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(secrets.ListQuery{}); !slices.Equal(got, []string{"expiring"}) {
+			t.Fatalf("after B's delete, A lists %q", got)
+		}
+		// Another container's list is its own.
+		if l, err := a.ListSecrets(ctx, alice("jira:issue:2"), secrets.ListQuery{}); err != nil || len(l.Secrets) != 0 {
+			t.Fatalf("issue 2 lists %v %v", l, err)
+		}
 	})
 }
 

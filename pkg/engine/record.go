@@ -73,13 +73,16 @@ func containerSecret(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string)
 }
 
 // putSecret writes the record and keeps the container and expiry indexes
-// in step with it; old is the record it replaces (nil for a new secret).
+// and the container's list version (listcache.go) in step with it; old is the record it replaces (nil for a new secret).
 func putSecret(tx store.Tx, k *seal.TenantKey, tenant string, rec, old *secretRecord) error {
 	v, err := sealJSON(k, rec, secretAD(tenant, rec.ID))
 	if err != nil {
 		return err
 	}
 	if err := tx.Put(tenant, store.Secrets, []byte(rec.ID), v); err != nil {
+		return err
+	}
+	if err := bumpListVersion(tx, k, tenant, rec.Container); err != nil {
 		return err
 	}
 	if old == nil {
@@ -107,6 +110,9 @@ func deleteSecret(tx store.Tx, k *seal.TenantKey, tenant string, rec *secretReco
 		}
 	}
 	if err := tx.Delete(tenant, store.Containers, containerKey(k, rec.Container, rec.ID)); err != nil {
+		return err
+	}
+	if err := bumpListVersion(tx, k, tenant, rec.Container); err != nil {
 		return err
 	}
 	if !rec.ExpiresAt.IsZero() {

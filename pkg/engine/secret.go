@@ -32,33 +32,74 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 		return nil, err
 	}
 	now := e.Now()
-	// Pointers to the cached, immutable metadata: cheap to collect and sort;
-	// only the page returned is copied out.
-	found := make([]*listMeta, 0, 32)
+	var page *secrets.SecretList
 	err = e.view(ctx, func(tx store.Tx) error {
-		found = found[:0]
 		_, k, err := e.activeTenant(tx, a)
 		if err != nil {
 			return err
 		}
 		prefix := containerPrefix(k, string(a.Container))
-		return tx.Scan(a.ClientKey, store.Containers, store.Range{Prefix: prefix}, func(key, _ []byte) error {
-			m, err := e.listMeta(tx, k, a.ClientKey, key[len(prefix):])
-			if err != nil {
-				return err
+		if after != nil {
+			page, _, err = e.listPage(tx, k, a, prefix, limit, after, now)
+			return err
+		}
+		// A first page: the one kept for this list version, while it is
+		// current (listcache.go).
+		version, err := tx.Get(a.ClientKey, store.Tenant, listVersionKey(prefix))
+		if err != nil {
+			return err
+		}
+		kd := keptPageKey(a.ClientKey, prefix, limit)
+		if version != nil {
+			if v, ok := e.decoded.get(kd, k, version); ok && now.Before(v.(*keptPage).validUntil) {
+				page = v.(*keptPage).list
+				return nil
 			}
-			if m == nil {
-				return nil // index entry of a secret deleted in this tx's past: harmless
-			}
-			expired := !m.meta.ExpiresAt.IsZero() && !now.Before(m.meta.ExpiresAt)
-			if !expired && m.container == string(a.Container) && (after == nil || after.before(m.meta)) {
-				found = append(found, m)
-			}
-			return nil
-		})
+		}
+		var validUntil time.Time
+		page, validUntil, err = e.listPage(tx, k, a, prefix, limit, nil, now)
+		if err == nil && version != nil {
+			e.decoded.put(kd, k, version, &keptPage{list: page, validUntil: validUntil})
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return page, nil
+}
+
+// listPage builds a page of the container's list from its records, and
+// says until when it is right if nothing is written: the earliest expiry
+// among the container's secrets, at most listPageMaxAge from now.
+func (e *Engine) listPage(tx store.Tx, k *seal.TenantKey, a secrets.Actor, prefix []byte, limit int, after *listCursor, now time.Time) (*secrets.SecretList, time.Time, error) {
+	validUntil := now.Add(listPageMaxAge)
+	// Pointers to the cached, immutable metadata: cheap to collect and sort;
+	// only the page returned is copied out.
+	found := make([]*listMeta, 0, 32)
+	err := tx.Scan(a.ClientKey, store.Containers, store.Range{Prefix: prefix}, func(key, _ []byte) error {
+		m, err := e.listMeta(tx, k, a.ClientKey, key[len(prefix):])
+		if err != nil {
+			return err
+		}
+		if m == nil || m.container != string(a.Container) {
+			return nil // index entry of a secret deleted in this tx's past: harmless
+		}
+		if exp := m.meta.ExpiresAt; !exp.IsZero() {
+			if !now.Before(exp) {
+				return nil
+			}
+			if exp.Before(validUntil) {
+				validUntil = exp
+			}
+		}
+		if after == nil || after.before(m.meta) {
+			found = append(found, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	slices.SortFunc(found, func(x, y *listMeta) int {
 		if c := x.meta.CreatedAt.Compare(y.meta.CreatedAt); c != 0 {
@@ -76,7 +117,7 @@ func (e *Engine) ListSecrets(ctx context.Context, a secrets.Actor, q secrets.Lis
 	for i, m := range found {
 		page.Secrets[i] = m.meta
 	}
-	return page, nil
+	return page, validUntil, nil
 }
 
 // listMeta returns what the list shows of a secret record, from the decoded

@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"regexp"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -58,13 +59,26 @@ type ListQuery struct {
 	Limit int
 }
 
-// SecretList is one page of a container's secrets, oldest first.
+// SecretList is one page of a container's secrets, oldest first. The engine
+// may hand the same list to many requests while the container is
+// unchanged: callers must not modify it.
 type SecretList struct {
 	Secrets []Secret
 	// Next, when not empty, is the After of the following page. It is a
 	// position (creation time and id), not an offset, so secrets added or
 	// deleted between pages neither repeat nor skip others.
 	Next string
+
+	encodeOnce sync.Once
+	encoded    []byte
+}
+
+// Encoded returns encode(l), computed once per list: a list shared between
+// requests is encoded for the wire once, not once per request. encode must
+// depend on nothing but l, and the caller must not modify the result.
+func (l *SecretList) Encoded(encode func(*SecretList) []byte) []byte {
+	l.encodeOnce.Do(func() { l.encoded = encode(l) })
+	return l.encoded
 }
 
 // Unlocked is a secret opened with its password, or after an edit: its
