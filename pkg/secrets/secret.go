@@ -70,13 +70,14 @@ type SecretList struct {
 	Next string
 
 	encodeOnce sync.Once
-	encoded    []byte
+	encoded    any
 }
 
 // Encoded returns encode(l), computed once per list: a list shared between
 // requests is encoded for the wire once, not once per request. encode must
-// depend on nothing but l, and the caller must not modify the result.
-func (l *SecretList) Encoded(encode func(*SecretList) []byte) []byte {
+// depend on nothing but l, always be the same function (the server's), and
+// the caller must not modify the result.
+func (l *SecretList) Encoded(encode func(*SecretList) any) any {
 	l.encodeOnce.Do(func() { l.encoded = encode(l) })
 	return l.encoded
 }

@@ -1,7 +1,14 @@
 package server_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -312,4 +319,73 @@ func TestSessionRefresh(t *testing.T) {
 		t.Fatalf("uninstalled: %d", res.StatusCode)
 	}
 	wantAPI(t, h.api("POST", "/api/session/refresh", fresh, nil), 401, "unauthorized")
+}
+
+// TestListCompression: a client that asks for gzip gets the same list
+// compressed, with its length and Vary; one that refuses gzip (q=0) or does
+// not ask gets plain JSON; and the page kept between requests follows an
+// edit in both forms.
+func TestListCompression(t *testing.T) {
+	h := newHarness(t)
+	a := jiraTenant("acme")
+	h.install(a)
+	tok := h.issueSession(a, "1", "alice")
+	for i := range 15 { // within one user's write burst, with one to add later
+		h.newSecret(tok, fmt.Sprintf("Production database %d", i), "c", "password-1")
+	}
+	get := func(acceptEncoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest("GET", h.baseURL+"/api/secrets", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "JWT "+tok)
+		if acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		res := h.do(req)
+		body, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("list: %d %v", res.StatusCode, err)
+		}
+		if cl := res.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+			t.Errorf("Content-Length %q for %d bytes", cl, len(body))
+		}
+		if !slices.Contains(res.Header.Values("Vary"), "Accept-Encoding") {
+			t.Errorf("Vary = %q, want Accept-Encoding", res.Header.Values("Vary"))
+		}
+		return res, body
+	}
+	gunzip := func(b []byte) string {
+		t.Helper()
+		r, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	res, plain := get("identity")
+	if res.Header.Get("Content-Encoding") != "" || !json.Valid(plain) {
+		t.Fatalf("identity: Content-Encoding %q, body %q", res.Header.Get("Content-Encoding"), plain)
+	}
+	for _, ae := range []string{"gzip", "gzip, deflate, br", "br;q=1.0, GZIP;q=0.5", "x-gzip"} {
+		res, body := get(ae)
+		if res.Header.Get("Content-Encoding") != "gzip" || gunzip(body) != string(plain) || len(body) >= len(plain)/2 {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q, %d bytes for %d plain", ae, res.Header.Get("Content-Encoding"), len(body), len(plain))
+		}
+	}
+	for _, ae := range []string{"gzip;q=0", "gzip; q=0.000", "deflate", "*"} {
+		if res, body := get(ae); res.Header.Get("Content-Encoding") != "" || string(body) != string(plain) {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q", ae, res.Header.Get("Content-Encoding"))
+		}
+	}
+	h.newSecret(tok, "Added later", "c", "password-1")
+	_, body := get("gzip")
+	if after := gunzip(body); after == string(plain) || !strings.Contains(after, "Added later") {
+		t.Fatalf("after a create, the compressed list is %q", after)
+	}
 }
