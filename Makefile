@@ -7,7 +7,7 @@ PKGS     := ./...
 # Race-detector tests take longer; the fuzz seeds always run as plain tests.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all run test browser build bench reliability lint fuzz clean forge forge-deps
+.PHONY: all run test browser build bench wrk reliability lint fuzz clean forge forge-deps
 
 all: build
 
@@ -78,16 +78,30 @@ forge: forge-deps
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/ ./cmd/...
 
-## bench: Go benchmarks of the hot paths, then the load script
-## (cmd/secretsload): list and unlock throughput of real secretsd processes
-## in production mode on 127.0.0.1, one node on bbolt, then 1, 2 and 3
-## replicas on one PostgreSQL schema with the load spread over them, in one
-## table. PostgreSQL as for `make test` (SECRETS_TEST_POSTGRES, else
-## .ci/testdb.sh).
-bench:
+## bench: Go benchmarks of the hot paths (BenchmarkListAtScale seeds a
+## million secrets: about a minute), then two load scripts against real
+## secretsd processes in production mode on 127.0.0.1: cmd/secretswrk runs
+## wrk on the list route and the module page at 1 and 10,000 tenants
+## (requests per server CPU-second, latency, peak RSS; issue 11's targets),
+## and cmd/secretsload measures list and unlock throughput on bbolt and on
+## 1, 2 and 3 PostgreSQL replicas. wrk is Debian's package, installed like
+## Chromium when missing. PostgreSQL as for `make test`
+## (SECRETS_TEST_POSTGRES, else .ci/testdb.sh).
+bench: wrk
 	@url="$${SECRETS_TEST_POSTGRES:-}"; [ -n "$$url" ] || url=$$(bash .ci/testdb.sh) || exit 1; \
-	SECRETS_TEST_POSTGRES="$$url" $(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS) && \
+	SECRETS_TEST_POSTGRES="$$url" $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS) && \
+	$(GO) run ./cmd/secretswrk && \
 	SECRETS_TEST_POSTGRES="$$url" $(GO) run ./cmd/secretsload
+
+## wrk: make sure the load scripts have wrk: on the PATH, else Debian's
+## package installed with apt-get, which needs root.
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		if ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ]; then \
+			echo "wrk: make bench needs wrk: install it (Debian: sudo apt-get install wrk)" >&2; exit 1; \
+		fi; \
+		apt-get update && apt-get install -y --no-install-recommends wrk; \
+	fi
 
 ## reliability: real secretsd processes on 127.0.0.1 (a few minutes): no
 ## acknowledged write lost across kill -9 on bbolt and PostgreSQL (the same

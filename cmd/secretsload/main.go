@@ -290,7 +290,7 @@ func (b *bench) phases(ctx context.Context, w *workload, rs []*replicas.Replica)
 	})
 	unlock.panels = panels
 	for _, r := range rs {
-		list.peakRSS = max(list.peakRSS, peakRSS(r.PID()))
+		list.peakRSS = max(list.peakRSS, r.PeakRSS())
 	}
 	unlock.peakRSS = list.peakRSS
 	if list.done.count() == 0 || unlock.done.count() == 0 {

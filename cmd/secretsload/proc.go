@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -37,7 +36,7 @@ func sampleCPU(rs []*replicas.Replica) cpuSample {
 		}
 	}
 	for _, r := range rs {
-		s.replicas += processTicks(r.PID())
+		s.replicas += r.CPUTicks()
 	}
 	return s
 }
@@ -48,37 +47,4 @@ func (a cpuSample) since(b cpuSample) cpuUse {
 		return cpuUse{}
 	}
 	return cpuUse{busy: 1 - float64(a.idle-b.idle)/d, secretsd: float64(a.replicas-b.replicas) / d}
-}
-
-// processTicks is a process's user and system CPU time (fields 14 and 15
-// of /proc/<pid>/stat); 0 if it cannot be read.
-func processTicks(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name, in parentheses, may hold spaces: count from after it.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseUint(f[11], 10, 64)
-	k, _ := strconv.ParseUint(f[12], 10, 64)
-	return u + k
-}
-
-// peakRSS reads a process's high-water resident set size (VmHWM).
-func peakRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -239,8 +239,7 @@ var metaToken = regexp.MustCompile(`<meta name="token" content="([^"]+)"`)
 // secret, a qsh of the request), and returns the session token the page
 // carries.
 func (s *Site) Panel(ctx context.Context, r *Replica, accountID, issueID string) (string, error) {
-	q := url.Values{"issueId": {issueID}, "issueKey": {"DEV-" + issueID}, "projectId": {"10000"}, "projectKey": {"DEV"}}
-	return s.modulePage(ctx, r, "/jira/panel", q, accountID)
+	return s.modulePage(ctx, r, "/jira/panel", panelQuery(issueID), accountID)
 }
 
 // AdminPage loads the app's Jira admin page for accountID from r and
@@ -249,7 +248,45 @@ func (s *Site) AdminPage(ctx context.Context, r *Replica, accountID string) (str
 	return s.modulePage(ctx, r, "/jira/admin", url.Values{}, accountID)
 }
 
+// PanelURL is the signed URL of the Jira issue panel of issueID for
+// accountID on r, as Jira puts it in the page's iframe. It may be loaded
+// again and again until its host token expires (hostTokenTTL).
+func (s *Site) PanelURL(r *Replica, accountID, issueID string) (string, error) {
+	return s.moduleURL(r, "/jira/panel", panelQuery(issueID), accountID)
+}
+
+func panelQuery(issueID string) url.Values {
+	return url.Values{"issueId": {issueID}, "issueKey": {"DEV-" + issueID}, "projectId": {"10000"}, "projectKey": {"DEV"}}
+}
+
 func (s *Site) modulePage(ctx context.Context, r *Replica, route string, q url.Values, accountID string) (string, error) {
+	u, err := s.moduleURL(r, route, q, accountID)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := s.a.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	page, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	m := metaToken.FindSubmatch(page)
+	if res.StatusCode != http.StatusOK || m == nil {
+		return "", fmt.Errorf("%s on %s: %s, no session token", route, r.Name, res.Status)
+	}
+	return html.UnescapeString(string(m[1])), nil
+}
+
+// moduleURL signs a module's URL as the host does: a host token with the
+// qsh of the very request, in the jwt query parameter.
+func (s *Site) moduleURL(r *Replica, route string, q url.Values, accountID string) (string, error) {
 	base, err := url.Parse(r.BaseURL)
 	if err != nil {
 		return "", err
@@ -276,24 +313,7 @@ func (s *Site) modulePage(ctx context.Context, r *Replica, route string, q url.V
 	if query != "" {
 		query += "&"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL+route+"?"+query+"jwt="+signed, nil)
-	if err != nil {
-		return "", err
-	}
-	res, err := s.a.client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	page, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return "", err
-	}
-	m := metaToken.FindSubmatch(page)
-	if res.StatusCode != http.StatusOK || m == nil {
-		return "", fmt.Errorf("%s on %s: %s, no session token", route, r.Name, res.Status)
-	}
-	return html.UnescapeString(string(m[1])), nil
+	return r.URL + route + "?" + query + "jwt=" + signed, nil
 }
 
 // serveREST answers the one REST call secretsd makes to a Jira site, the
