@@ -150,13 +150,10 @@ func (t *boltTx) Get(tenant string, b store.Bucket, key []byte) ([]byte, error) 
 	if err != nil || bk == nil {
 		return nil, err
 	}
+	// In the tenant bucket's root, a key may name a sub-bucket: bbolt gives
+	// such a key a nil value, so it reads as missing, not as a record.
 	v := t.get(bk, key)
 	if v == nil {
-		return nil, nil
-	}
-	// In the tenant bucket's root, a key may name a sub-bucket, which has a
-	// nil value; such a key is not a record.
-	if b == store.Tenant && bk.Bucket(key) != nil {
 		return nil, nil
 	}
 	return append([]byte{}, v...), nil

@@ -38,7 +38,7 @@ func each(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	}
 }
 
-func testKeyring(t *testing.T) *seal.Keyring {
+func testKeyring(t testing.TB) *seal.Keyring {
 	t.Helper()
 	kr, err := seal.ParseKeyring([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"))
 	if err != nil {
@@ -48,7 +48,7 @@ func testKeyring(t *testing.T) *seal.Keyring {
 }
 
 // replica returns an engine on st, as one secretsd process would be.
-func replica(t *testing.T, st store.Store, kr *seal.Keyring) *Engine {
+func replica(t testing.TB, st store.Store, kr *seal.Keyring) *Engine {
 	t.Helper()
 	kdf, err := seal.NewKDF(8*int64(seal.MinKDFParams.Memory)*1024, seal.MinKDFParams)
 	if err != nil {
@@ -57,7 +57,7 @@ func replica(t *testing.T, st store.Store, kr *seal.Keyring) *Engine {
 	return New(st, kr, kdf, secrets.DefaultPolicy())
 }
 
-func installed(t *testing.T, e *Engine, clientKey string, p secrets.Product) {
+func installed(t testing.TB, e *Engine, clientKey string, p secrets.Product) {
 	t.Helper()
 	now := time.Now()
 	err := e.SaveInstallation(ctx, &secrets.Installation{

@@ -226,29 +226,39 @@ func (e *Engine) createTenant(tx store.Tx, tenant string) (*seal.TenantKey, erro
 }
 
 func (e *Engine) installation(tx store.Tx, tenant string) (*secrets.Installation, error) {
+	shared, _, err := e.sharedInstallation(tx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	inst := *shared // a copy: callers may change theirs
+	return &inst, nil
+}
+
+// sharedInstallation is the tenant's installation record, from the decoded
+// cache while its bytes are unchanged, and its tenant key. The record may
+// be shared with other requests: it must not be modified.
+func (e *Engine) sharedInstallation(tx store.Tx, tenant string) (*secrets.Installation, *seal.TenantKey, error) {
 	if store.CheckTenant(tenant) != nil {
-		return nil, errNoInstallation()
+		return nil, nil, errNoInstallation()
 	}
 	k, err := e.tenantKey(tx, tenant)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := tx.Get(tenant, store.Tenant, store.KeyMeta)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kd := decodedKey{kind: kindInstallation, tenant: tenant}
 	if cached, ok := e.decoded.get(kd, k, v); ok {
-		inst := *cached.(*secrets.Installation) // a copy: callers may change theirs
-		return &inst, nil
+		return cached.(*secrets.Installation), k, nil
 	}
-	var inst secrets.Installation
-	if err := openJSON(k, tenant, v, metaAD(tenant), &inst); err != nil {
-		return nil, err
+	inst := &secrets.Installation{}
+	if err := openJSON(k, tenant, v, metaAD(tenant), inst); err != nil {
+		return nil, nil, err
 	}
-	kept := inst
-	e.decoded.put(kd, k, v, &kept)
-	return &inst, nil
+	e.decoded.put(kd, k, v, inst)
+	return inst, k, nil
 }
 
 func putInstallation(tx store.Tx, k *seal.TenantKey, inst *secrets.Installation) error {
@@ -262,17 +272,17 @@ func putInstallation(tx store.Tx, k *seal.TenantKey, inst *secrets.Installation)
 // activeTenant returns the installation and key of a tenant whose
 // installation is active for the actor's session. A disabled or
 // uninstalled tenant, or a session begun before the tenant's tokens were
-// revoked, is unauthorized: such sessions stop working at once.
+// revoked, is unauthorized: such sessions stop working at once. The
+// installation is shared (sharedInstallation): read it, never change it.
 func (e *Engine) activeTenant(tx store.Tx, a secrets.Actor) (*secrets.Installation, *seal.TenantKey, error) {
-	inst, err := e.installation(tx, a.ClientKey)
+	inst, k, err := e.sharedInstallation(tx, a.ClientKey)
 	if err != nil || !inst.State.Active() {
 		return nil, nil, errInactive()
 	}
 	if !a.Since.IsZero() && a.Since.Before(inst.TokensValidFrom.Truncate(time.Second)) {
 		return nil, nil, errInactive()
 	}
-	k, err := e.tenantKey(tx, a.ClientKey)
-	return inst, k, err
+	return inst, k, nil
 }
 
 func firstNonEmpty(a, b string) string {

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"GetPutDelete", testGetPutDelete},
 		{"EmptyValue", testEmptyValue},
+		{"BucketNamesAreNoRecords", testBucketNamesAreNoRecords},
 		{"LargeValue", testLargeValue},
 		{"KeyLimits", testKeyLimits},
 		{"InvalidArguments", testInvalidArguments},
@@ -236,6 +237,33 @@ func testEmptyValue(t *testing.T, s store.Store) {
 			})
 		})
 	}
+}
+
+// testBucketNamesAreNoRecords: in the tenant bucket, the name of another of
+// the tenant's buckets (where a backend may keep that bucket) reads as
+// missing, in both kinds of transaction, before and after that bucket holds
+// records.
+func testBucketNamesAreNoRecords(t *testing.T, s store.Store) {
+	createTenants(t, s, tenantA)
+	check := func(when string) {
+		t.Helper()
+		for _, b := range store.TenantBuckets {
+			if got := get(t, s, tenantA, store.Tenant, []byte(b)); got != nil {
+				t.Errorf("%s: Get(tenant, %q) = %q, want missing", when, b, got)
+			}
+			update(t, s, func(tx store.Tx) error {
+				if v, err := tx.Get(tenantA, store.Tenant, []byte(b)); err != nil || v != nil {
+					t.Errorf("%s, in Update: Get(tenant, %q) = %q, %v, want missing", when, b, v, err)
+				}
+				return nil
+			})
+		}
+	}
+	check("empty")
+	for _, b := range store.TenantBuckets {
+		put(t, s, tenantA, b, []byte("k"), []byte("v"))
+	}
+	check("with records")
 }
 
 func testLargeValue(t *testing.T, s store.Store) {
