@@ -133,19 +133,21 @@ func run(o options) error {
 	fmt.Println("|" + strings.Repeat("-", 118) + "|")
 	have := 1
 	for _, n := range o.counts {
+		// Each step measures a fresh process, so that its peak RSS is the
+		// step's, not the creates' key derivations (64 MiB each).
+		if err := r.Stop(); err != nil {
+			return err
+		}
 		if n > have {
-			if err := r.Stop(); err != nil {
-				return err
-			}
 			if err := seedTenants(ctx, storePath, filepath.Join(dir, "master.key"), have, n); err != nil {
 				return err
 			}
 			have = n
-			if rs, err = cl.Start(ctx, 1); err != nil {
-				return err
-			}
-			r = rs[0]
 		}
+		if rs, err = cl.Start(ctx, 1); err != nil {
+			return err
+		}
+		r = rs[0]
 		// A fresh session and a fresh signed page URL for each step: the
 		// host token lives three minutes.
 		session, err := site.Panel(ctx, r, "lister", issueID)
