@@ -122,6 +122,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalRequest$$' -fuzztime $(FUZZTIME) ./pkg/connect
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRequest$$' -fuzztime $(FUZZTIME) ./pkg/connect
 	$(GO) test -run '^$$' -fuzz '^FuzzListJSON$$' -fuzztime $(FUZZTIME) ./pkg/server
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderPage$$' -fuzztime $(FUZZTIME) ./static
 
 clean:
 	rm -rf $(BIN)

@@ -52,7 +52,7 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 			return secrets.Internal(err)
 		}
 		var buf bytes.Buffer
-		err = static.Page().Execute(&buf, static.PageData{
+		err = static.RenderPage(&buf, static.PageData{
 			Token: token, AccountID: claims.Subject, Kind: kind, Product: string(p),
 			Label: label, AllJS: s.allJS(inst), Assets: s.basePath + "/static/" + static.Version + "/",
 		})
