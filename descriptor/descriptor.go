@@ -35,6 +35,9 @@ type Config struct {
 	VendorName       string
 	VendorURL        string
 	DescriptionExtra string // appended to the description, e.g. " (development)"
+	// Licensing sets enableLicensing: hosts then report the site's licence
+	// (the lic parameter, the licence endpoint). Off by default.
+	Licensing bool
 }
 
 // appKey is Atlassian's rule for app keys.

@@ -74,6 +74,12 @@ type Config struct {
 	// ForgeJWKSURLSet is true when the operator chose ForgeJWKSURL; in dev
 	// mode the default is the sandbox's own JWKS instead (and its API base).
 	ForgeJWKSURLSet bool
+
+	// Licensing turns on Marketplace licensing for the Connect apps
+	// (enableLicensing), ForgeLicensing for the Forge apps; it reads the
+	// variable descriptor/forgeapp renders the manifests' licensing from,
+	// so the two agree. Off by default.
+	Licensing, ForgeLicensing bool
 }
 
 // ParseConfig reads flags from args and variables through getenv, and
@@ -118,6 +124,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&forgeEnvs, "forge-environments", "SECRETS_FORGE_ENVIRONMENTS", "", "comma-separated Forge environment ids this deployment serves (required with a Forge app id)")
 	str(&c.ForgeJWKSURL, "forge-jwks-url", "SECRETS_FORGE_JWKS_URL", forge.DefaultJWKSURL, "where the Forge platform's token keys are fetched")
 	str(&c.ForgeAPIBase, "forge-api-base", "SECRETS_FORGE_API_BASE", forge.DefaultAPIBase, "the origin every Forge apiBaseUrl must start with")
+	var licensing, forgeLicensing string
+	str(&licensing, "licensing", "SECRETS_LICENSING", "false", "Marketplace licensing of the Connect apps: sites without an active licence cannot add or edit secrets")
+	str(&forgeLicensing, "forge-licensing", "SECRETS_FORGE_LICENSING", "false", "the same for the Forge apps (set it as for descriptor/forgeapp)")
 	kdfMem := fs.Uint("kdf-memory", uint(seal.DefaultKDFParams.Memory), "argon2id memory per derivation, KiB")
 	kdfTime := fs.Uint("kdf-time", uint(seal.DefaultKDFParams.Time), "argon2id passes")
 	kdfThreads := fs.Uint("kdf-threads", uint(seal.DefaultKDFParams.Threads), "argon2id lanes")
@@ -216,6 +225,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if e = strings.TrimSpace(e); e != "" {
 			c.ForgeEnvironments = append(c.ForgeEnvironments, e)
 		}
+	}
+	if c.Licensing, err = strconv.ParseBool(licensing); err != nil {
+		return c, fmt.Errorf("--licensing %q is not a boolean", licensing)
+	}
+	if c.ForgeLicensing, err = strconv.ParseBool(forgeLicensing); err != nil {
+		return c, fmt.Errorf("--forge-licensing %q is not a boolean", forgeLicensing)
 	}
 	if err := c.checkForge(); err != nil {
 		return c, err

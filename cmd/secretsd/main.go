@@ -135,12 +135,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	srv, err := server.New(server.Config{
 		BaseURL: cfg.BaseURL, AllowedHosts: allowedHosts, Dev: cfg.Dev,
 		JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
-		VendorName: "Secrets", VendorURL: cfg.BaseURL,
+		VendorName: "Secrets", VendorURL: cfg.BaseURL, Licensing: cfg.Licensing,
 	}, server.Deps{
 		Installations: eng,
 		Secrets:       eng,
 		Admin:         eng,
 		Admins:        &connect.AdminChecker{},
+		Licences:      &connect.LicenceChecker{},
 		InstallKeys:   connect.NewInstallKeys(installKeysURL, nil),
 		SessionKey:    sessionKey,
 		Logger:        log,

@@ -38,6 +38,10 @@ type Forge struct {
 	// their calls); defaults "lifecycle" and "pre-uninstall".
 	LifecycleEndpoint    string
 	PreUninstallEndpoint string
+	// Licensing enforces Marketplace licences (the manifests' licensing:
+	// enabled): a production installation whose app.license is not active
+	// may not add or edit secrets.
+	Licensing bool
 }
 
 // ForgeTenantPrefix starts every Forge tenant's client key; a Connect
@@ -92,6 +96,7 @@ func (s *Server) forgeRoutes(e *echo.Echo) {
 	g.PUT("/api/admin/policy", s.adminSetPolicy, admin...)
 	g.GET("/api/admin/audit", s.adminAudit, admin...)
 	g.GET("/api/admin/audit.csv", s.adminAuditCSV, admin...)
+	g.GET("/api/admin/licence", s.adminLicence, admin...)
 }
 
 // forgeAuth verifies the FIT, admits only the module calls route r accepts,
@@ -149,7 +154,10 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 			if !inst.State.Active() {
 				return secrets.Errorf(secrets.CodeForbidden, "This app is not active on your site.")
 			}
-			a := secrets.Actor{ClientKey: inst.ClientKey, AccountID: inv.Principal, Container: secrets.AdminContainer, Location: "Administration"}
+			a := secrets.Actor{
+				ClientKey: inst.ClientKey, AccountID: inv.Principal, Container: secrets.AdminContainer, Location: "Administration",
+				Licence: forgeLicence(s.forge.Licensing, inv),
+			}
 			if r == forgeUI {
 				if a.Container, a.Location, err = forgeContainerOf(inv); err != nil {
 					return err

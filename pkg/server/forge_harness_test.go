@@ -57,16 +57,18 @@ type forgeHarness struct {
 
 func newForgeHarness(t testing.TB, opts ...func(*forge.ProductsConfig)) *forgeHarness {
 	t.Helper()
-	return buildForgeHarness(t, zerolog.Nop(), opts...)
+	return buildForgeHarness(t, zerolog.Nop(), nil, opts...)
 }
 
 // newForgeHarnessLogging is newForgeHarness with debug logs written to w.
 func newForgeHarnessLogging(t testing.TB, w io.Writer) *forgeHarness {
 	t.Helper()
-	return buildForgeHarness(t, zerolog.New(w).Level(zerolog.DebugLevel))
+	return buildForgeHarness(t, zerolog.New(w).Level(zerolog.DebugLevel), nil)
 }
 
-func buildForgeHarness(t testing.TB, log zerolog.Logger, opts ...func(*forge.ProductsConfig)) *forgeHarness {
+// buildForgeHarness starts the harness; front, when set, adjusts the Forge
+// front door's settings.
+func buildForgeHarness(t testing.TB, log zerolog.Logger, front func(*server.Forge), opts ...func(*forge.ProductsConfig)) *forgeHarness {
 	t.Helper()
 	priv, _ := rsaKeys(t)
 	s, err := platform.NewSignerFromKey(priv, forgeKID)
@@ -121,6 +123,9 @@ func buildForgeHarness(t testing.TB, log zerolog.Logger, opts ...func(*forge.Pro
 	}
 	f.harness = newHarness(t, func(_ *harness, d *server.Deps) {
 		d.Forge = &server.Forge{Verifier: verifier, Products: forge.NewProducts(pc)}
+		if front != nil {
+			front(d.Forge)
+		}
 		d.Logger = log
 	})
 	return f
