@@ -130,7 +130,7 @@ func (e *Engine) ExportTenant(ctx context.Context, tenant string, to seal.Transf
 		}
 		for _, b := range store.TenantBuckets {
 			err := tx.Scan(tenant, b, store.Range{}, func(key, value []byte) error {
-				if b == store.Tenant && bytes.Equal(key, store.KeyTenantKey) {
+				if b == store.Tenant && (bytes.Equal(key, store.KeyTenantKey) || bytes.Equal(key, keyMove)) {
 					return nil
 				}
 				x.Records = append(x.Records, ExportRecord{Bucket: b, Key: key, Value: value})
@@ -230,7 +230,7 @@ func (x *TenantExport) checkShape() error {
 	for _, r := range x.Records {
 		if !r.Bucket.Valid() || r.Bucket.Global() || store.CheckArgs(x.Tenant, r.Bucket, r.Key) != nil ||
 			len(r.Value) > store.MaxValueLen || r.Value == nil ||
-			(r.Bucket == store.Tenant && bytes.Equal(r.Key, store.KeyTenantKey)) {
+			(r.Bucket == store.Tenant && (bytes.Equal(r.Key, store.KeyTenantKey) || bytes.Equal(r.Key, keyMove))) {
 			return errExport("The export holds a record the app never writes.")
 		}
 	}
@@ -342,23 +342,11 @@ func (e *Engine) ImportTenant(ctx context.Context, x *TenantExport, from seal.Tr
 	return report, &ImportReceipt{Tenant: x.Tenant, Sealed: sealed}, nil
 }
 
-// sameTenant reports whether the tenant stored here has x's tenant key,
-// i.e. whether x's digest opens with it.
-func (e *Engine) sameTenant(tx store.Tx, x *TenantExport) (*seal.TenantKey, error) {
-	k, err := e.tenantKey(tx, x.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := k.Open(x.Digest, exportDigestAD(x.Tenant)); err != nil {
-		return nil, secrets.Errorf(secrets.CodeConflict, "Tenant %q here is not the one this export holds.", x.Tenant)
-	}
-	return k, nil
-}
-
 // DiscardImport (a rollback, at the destination) deletes the tenant that
-// ImportTenant wrote from x, and refuses any other tenant of that name.
+// ImportTenant wrote from x, and refuses any other tenant of that name. It
+// reads only x's Tenant and Digest.
 func (e *Engine) DiscardImport(ctx context.Context, x *TenantExport) error {
-	return e.deleteMoved(ctx, x, nil)
+	return e.deleteMoved(ctx, x.Tenant, x.Digest, nil, nil)
 }
 
 // CommitMove (at the source) deletes the source's copy of the tenant once
@@ -368,34 +356,40 @@ func (e *Engine) CommitMove(ctx context.Context, x *TenantExport, receipt *Impor
 	if receipt == nil || receipt.Tenant != x.Tenant {
 		return errExport("The receipt is not for this tenant.")
 	}
-	return e.deleteMoved(ctx, x, receipt)
+	return e.deleteMoved(ctx, x.Tenant, x.Digest, receipt, x.digest())
 }
 
-func (e *Engine) deleteMoved(ctx context.Context, x *TenantExport, receipt *ImportReceipt) error {
-	if store.CheckTenant(x.Tenant) != nil {
+// deleteMoved deletes tenant if sealedDigest opens with its key (it is the
+// tenant the export was made of or from) and, with a receipt, if the
+// receipt confirms the export whose digest is sum.
+func (e *Engine) deleteMoved(ctx context.Context, tenant string, sealedDigest []byte, receipt *ImportReceipt, sum []byte) error {
+	if store.CheckTenant(tenant) != nil {
 		return errExport("The export names no valid tenant.")
 	}
 	err := e.update(ctx, func(tx store.Tx) error {
-		k, err := e.sameTenant(tx, x)
+		k, err := e.tenantKey(tx, tenant)
 		if err != nil {
 			return err
 		}
+		if _, err := k.Open(sealedDigest, exportDigestAD(tenant)); err != nil {
+			return secrets.Errorf(secrets.CodeConflict, "Tenant %q here is not the one this export holds.", tenant)
+		}
 		if receipt != nil {
-			sum, err := k.Open(receipt.Sealed, receiptAD(x.Tenant))
-			if err != nil || !bytes.Equal(sum, x.digest()) {
+			got, err := k.Open(receipt.Sealed, receiptAD(tenant))
+			if err != nil || !bytes.Equal(got, sum) {
 				return errExport("The receipt does not match this export: the destination has not confirmed the import.")
 			}
 		}
-		if err := tx.DeleteTenant(x.Tenant); err != nil {
+		if err := tx.DeleteTenant(tenant); err != nil {
 			return err
 		}
-		return deleteExpiryEntries(tx, x.Tenant)
+		return deleteExpiryEntries(tx, tenant)
 	})
 	if errors.Is(err, store.ErrNoTenant) {
 		return errNoInstallation()
 	}
 	if err == nil {
-		e.forgetTenantKey(x.Tenant)
+		e.forgetTenantKey(tenant)
 	}
 	return err
 }

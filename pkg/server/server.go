@@ -66,6 +66,9 @@ type Deps struct {
 	Sandbox interface{ Mount(*echo.Echo) }
 	// Forge, when set, serves the Forge Remote routes under /forge/.
 	Forge *Forge
+	// Migration, when set, serves data residency: the descriptors' regions
+	// and migration hook, and the import of tenants from other realms.
+	Migration *Migration
 	// ActorContext, when set, returns the context an API request of the
 	// verified actor a runs with. secretsd uses it to name the requester of
 	// key derivations (seal.WithRequester), which makes them fair between
@@ -89,6 +92,7 @@ type Server struct {
 	descriptors *descriptor.Descriptors
 	sandbox     interface{ Mount(*echo.Echo) }
 	forge       *Forge
+	migration   *Migration
 	metrics     *Metrics
 	log         zerolog.Logger
 	now         func() time.Time
@@ -118,10 +122,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if len(deps.SessionKey) < 32 {
 		return nil, errors.New("server: the session key must be at least 32 bytes")
 	}
-	descs, err := descriptor.Render(descriptor.Config{
+	dc := descriptor.Config{
 		BaseURL: cfg.BaseURL, JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
 		VendorName: cfg.VendorName, VendorURL: cfg.VendorURL, Licensing: cfg.Licensing,
-	})
+	}
+	if m := deps.Migration; m != nil {
+		if m.Moves == nil {
+			return nil, errors.New("server: data residency needs the engine's moves")
+		}
+		dc.MigrationHook, dc.MaxMigrationHours = MigrationHookPath, m.MaxDuration.Hours()
+		dc.RegionURLs = map[string]string{}
+		for region, r := range m.Regions {
+			dc.RegionURLs[region] = r.BaseURL
+		}
+	}
+	descs, err := descriptor.Render(dc)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +170,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		descriptors: descs,
 		sandbox:     deps.Sandbox,
 		forge:       deps.Forge,
+		migration:   deps.Migration,
 		metrics:     deps.Metrics,
 		log:         deps.Logger,
 		now:         now,
@@ -231,6 +247,9 @@ func (s *Server) routes() *echo.Echo {
 
 	if s.forge != nil {
 		s.forgeRoutes(e)
+	}
+	if s.migration != nil {
+		s.migrationRoutes(e)
 	}
 	if s.cfg.Dev && s.sandbox != nil {
 		s.sandbox.Mount(e)
