@@ -82,14 +82,21 @@ func (e *Engine) ScheduleMove(ctx context.Context, tenant, migrationID, region s
 // MoveReady with dst's receipt, or MoveFailed. It runs as long as the
 // export and the import take: callers run it in the background and answer
 // the status hook from the store.
+//
+// A start repeated while the move runs, or once it is ready, does nothing
+// (the service retries hooks); a start after a failure first has dst
+// discard what the failed attempt may have left there.
 func (e *Engine) StartMove(ctx context.Context, tenant, migrationID string, dst Destination) error {
+	var running bool
+	var leftover []byte
 	if err := e.setMove(ctx, tenant, migrationID, func(m *Move) error {
-		if m.Status == MoveReady {
-			return nil
+		running = m.Status == MoveStarted || m.Status == MoveReady
+		if !running {
+			leftover = m.Digest
+			m.Status, m.Reason, m.Digest, m.Sum, m.Receipt = MoveStarted, "", nil, nil, nil
 		}
-		m.Status, m.Reason = MoveStarted, ""
 		return nil
-	}); err != nil {
+	}); err != nil || running {
 		return err
 	}
 	fail := func(reason string, cause error) error {
@@ -98,6 +105,11 @@ func (e *Engine) StartMove(ctx context.Context, tenant, migrationID string, dst 
 			return nil
 		})
 		return cause
+	}
+	if leftover != nil {
+		if err := dst.Discard(ctx, tenant, leftover); err != nil && secrets.ErrorCode(err) != secrets.CodeNotFound {
+			return fail("the destination could not discard the copy of an earlier attempt", err)
+		}
 	}
 	x, err := e.ExportTenant(ctx, tenant, dst.TransferKey())
 	if err != nil {
