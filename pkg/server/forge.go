@@ -60,9 +60,10 @@ const (
 type forgeRoute int
 
 const (
-	forgeUI       forgeRoute = iota // the issue panel, the macro, with a user
-	forgeAdmin                      // the admin page, with a user
-	forgeEndpoint                   // the platform itself, no user
+	forgeUI        forgeRoute = iota // the issue panel, the macro, with a user
+	forgeAdmin                       // the admin page, with a user
+	forgeEndpoint                    // the platform itself, no user
+	forgeMigration                   // the platform's data residency hooks, no user
 )
 
 const forgeInvocationKey = "forge-invocation"
@@ -137,13 +138,17 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 				allowed = inv.FromAdmin()
 			case forgeEndpoint:
 				allowed = inv.FromEndpoint(endpointKey)
+			case forgeMigration:
+				// The module type of these calls is unverified; the key is
+				// ours, and no user may make them.
+				allowed = inv.Principal == "" && inv.Module.Key == endpointKey
 			}
 			if !allowed {
 				log.Info().Msg("forge call from a module this route does not serve")
 				return secrets.Errorf(secrets.CodeForbidden, "This module may not call this route.")
 			}
 			c.Set(forgeInvocationKey, inv)
-			if r == forgeEndpoint {
+			if r == forgeEndpoint || r == forgeMigration {
 				return next(c)
 			}
 

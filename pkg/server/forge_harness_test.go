@@ -66,9 +66,9 @@ func newForgeHarnessLogging(t testing.TB, w io.Writer) *forgeHarness {
 	return buildForgeHarness(t, zerolog.New(w).Level(zerolog.DebugLevel), nil)
 }
 
-// buildForgeHarness starts the harness; front, when set, adjusts the Forge
-// front door's settings.
-func buildForgeHarness(t testing.TB, log zerolog.Logger, front func(*server.Forge), opts ...func(*forge.ProductsConfig)) *forgeHarness {
+// buildForgeHarness starts the harness; deps, when set, adjusts the
+// server's dependencies once the Forge front door is among them.
+func buildForgeHarness(t testing.TB, log zerolog.Logger, deps func(*server.Deps), opts ...func(*forge.ProductsConfig)) *forgeHarness {
 	t.Helper()
 	priv, _ := rsaKeys(t)
 	s, err := platform.NewSignerFromKey(priv, forgeKID)
@@ -123,8 +123,8 @@ func buildForgeHarness(t testing.TB, log zerolog.Logger, front func(*server.Forg
 	}
 	f.harness = newHarness(t, func(_ *harness, d *server.Deps) {
 		d.Forge = &server.Forge{Verifier: verifier, Products: forge.NewProducts(pc)}
-		if front != nil {
-			front(d.Forge)
+		if deps != nil {
+			deps(d)
 		}
 		d.Logger = log
 	})

@@ -153,7 +153,7 @@ func TestLicenceConnectOff(t *testing.T) {
 // TestLicenceForge: in Forge mode the verified invocation token's
 // app.license decides.
 func TestLicenceForge(t *testing.T) {
-	f := buildForgeHarness(t, zerolog.Nop(), func(fr *server.Forge) { fr.Licensing = true })
+	f := buildForgeHarness(t, zerolog.Nop(), func(d *server.Deps) { d.Forge.Licensing = true })
 	yes, no := true, false
 	prod := func(l *bool) platform.Install {
 		in := f.jiraInstall()

@@ -34,7 +34,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connect-secrets/secrets/descriptor"
 	"github.com/connect-secrets/secrets/pkg/engine"
+	"github.com/connect-secrets/secrets/pkg/forge"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/labstack/echo/v4"
@@ -94,6 +96,19 @@ func (s *Server) migrationRoutes(e *echo.Echo) {
 	// limits bound how often.
 	e.POST(migrationImportRoute, s.importMoved, s.limitLifecycle, noStore)
 	e.POST(migrationDiscardRoute, s.discardMoved, s.limitLifecycle, noStore)
+	if s.forge == nil {
+		return
+	}
+	// Forge: the same hooks under the migration:dataResidency module's
+	// path, called by the platform with a FIT of that module.
+	g := e.Group(descriptor.ForgeMigrationRoute)
+	auth := s.forgeAuth(forgeMigration, descriptor.ForgeMigrationKey)
+	g.POST("/schedule", s.forgeMigrationHook(s.scheduleMove), auth, noStore)
+	g.POST("/start", s.forgeMigrationHook(s.startMove), auth, noStore)
+	g.GET("/status", s.forgeMigrationHook(s.moveStatus), auth, noStore)
+	g.POST("/status", s.forgeMigrationHook(s.moveStatus), auth, noStore)
+	g.POST("/commit", s.forgeMigrationHook(s.commitMove), auth, noStore)
+	g.POST("/rollback", s.forgeMigrationHook(s.rollbackMove), auth, noStore)
 }
 
 // migrationRequest is what the hooks read of a call: the migration's id
@@ -118,6 +133,30 @@ func (s *Server) migrationHook(p secrets.Product, h migrationHandler) echo.Handl
 		if err != nil || inst.Product != p {
 			return secrets.Errorf(secrets.CodeUnauthorized, "This app is not installed on your site.")
 		}
+		return s.runMigrationHook(c, inst.ClientKey, h)
+	}
+}
+
+// forgeMigrationHook is migrationHook for the Forge platform's calls of
+// the migration:dataResidency module, which forgeAuth verified.
+func (s *Server) forgeMigrationHook(h migrationHandler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		inv, _ := c.Get(forgeInvocationKey).(*forge.Invocation)
+		if inv == nil {
+			return secrets.Errorf(secrets.CodeForbidden, "This module may not call this route.")
+		}
+		inst, err := s.installs.FindInstallation(c.Request().Context(), inv.TenantKey())
+		if err != nil {
+			return secrets.Errorf(secrets.CodeNotFound, "This app holds no data of this installation.")
+		}
+		return s.runMigrationHook(c, inst.ClientKey, h)
+	}
+}
+
+// runMigrationHook reads the migration id and region of a verified hook
+// call of tenant, from the body or the query, and runs h.
+func (s *Server) runMigrationHook(c echo.Context, tenant string, h migrationHandler) error {
+	{
 		var body map[string]any
 		if c.Request().Method == http.MethodPost {
 			data, err := io.ReadAll(io.LimitReader(c.Request().Body, limitSmallBody))
@@ -139,7 +178,7 @@ func (s *Server) migrationHook(p secrets.Product, h migrationHandler) echo.Handl
 			}
 			return ""
 		}
-		r := migrationRequest{tenant: inst.ClientKey, migrationID: pick("migrationId", "transferId", "id"),
+		r := migrationRequest{tenant: tenant, migrationID: pick("migrationId", "transferId", "id"),
 			region: strings.ToUpper(pick("location", "targetLocation", "region", "destination"))}
 		if r.migrationID == "" || len(r.migrationID) > 200 || strings.ContainsFunc(r.migrationID, func(r rune) bool { return r < ' ' }) {
 			return secrets.Errorf(secrets.CodeInvalid, "migrationId is required.")

@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connect-secrets/secrets/descriptor"
 	"github.com/connect-secrets/secrets/pkg/bolt"
 	"github.com/connect-secrets/secrets/pkg/engine"
+	"github.com/connect-secrets/secrets/pkg/forge/platform"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
 	"github.com/connect-secrets/secrets/pkg/server"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
 )
 
 func realmKeyring(t *testing.T) *seal.Keyring {
@@ -189,4 +192,56 @@ func TestDataResidencyHooks(t *testing.T) {
 			t.Errorf("a forged discard removed the moved tenant: %v", err)
 		}
 	})
+}
+
+// TestDataResidencyForge: the Forge platform's migration:dataResidency
+// calls move an installation the same way; only that module, without a
+// user, may call them.
+func TestDataResidencyForge(t *testing.T) {
+	usKey, err := seal.ParseKeyring([]byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n")) // the harness's
+	if err != nil {
+		t.Fatal(err)
+	}
+	euKey := realmKeyring(t)
+	eu := realm(t, euKey, map[string]server.Region{"US": {BaseURL: "https://us.example.com", TransferKey: transferKeyOf(t, usKey)}})
+	f := buildForgeHarness(t, zerolog.Nop(), func(d *server.Deps) {
+		d.Migration = &server.Migration{Moves: d.Installations.(*engine.Engine),
+			Regions: map[string]server.Region{"EU": {BaseURL: eu.baseURL, TransferKey: transferKeyOf(t, euKey)}}}
+	})
+	c := f.ui("POST", "/forge/api/secrets", panel(alice, "10001"), map[string]any{"title": "Staging DB", "content": "hunter2", "password": pw})
+	wantAPI(t, c, http.StatusCreated, "")
+	in := f.jiraInstall()
+	dare := platform.Invocation{ModuleType: "migration:dataResidency", ModuleKey: descriptor.ForgeMigrationKey}
+	hook := func(inv platform.Invocation, name string, body any) apiResult {
+		return f.call("POST", descriptor.ForgeMigrationRoute+"/"+name, f.mint(in, inv), inv.Principal, body)
+	}
+
+	wantAPI(t, hook(panel(alice, "10001"), "schedule", map[string]string{"migrationId": "f-1", "location": "EU"}), 403, "forbidden")
+	withUser := dare
+	withUser.Principal = alice
+	wantAPI(t, hook(withUser, "schedule", map[string]string{"migrationId": "f-1", "location": "EU"}), 403, "forbidden")
+	wantAPI(t, hook(endpoint(lifecycleKey), "schedule", map[string]string{"migrationId": "f-1", "location": "EU"}), 403, "forbidden")
+
+	wantAPI(t, hook(dare, "schedule", map[string]string{"migrationId": "f-1", "location": "EU"}), 200, "")
+	wantAPI(t, hook(dare, "start", map[string]string{"migrationId": "f-1"}), 202, "")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := hook(dare, "status", map[string]string{"migrationId": "f-1"}).str("status")
+		if st == string(engine.MoveReady) {
+			break
+		}
+		if st == string(engine.MoveFailed) || time.Now().After(deadline) {
+			t.Fatalf("move: %s", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantAPI(t, hook(dare, "commit", map[string]string{"migrationId": "f-1"}), 200, "")
+	tenant := tenantKeyOf(in)
+	if _, err := f.installs.FindInstallation(context.Background(), tenant); secrets.ErrorCode(err) != secrets.CodeNotFound {
+		t.Errorf("source after commit: %v", err)
+	}
+	who := secrets.Actor{ClientKey: tenant, AccountID: alice, Container: "jira:issue:10001"}
+	if u, err := eu.installs.UnlockSecret(context.Background(), who, c.str("id"), pw); err != nil || u.Content != "hunter2" {
+		t.Fatalf("unlock at the destination: %v", err)
+	}
 }
