@@ -31,6 +31,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -121,6 +122,9 @@ type migrationRequest struct {
 
 type migrationHandler func(c echo.Context, r migrationRequest) error
 
+// regionName is the shape of Atlassian's region names (EU, US, AU, …).
+var regionName = regexp.MustCompile(`^[A-Z]{2}$`)
+
 // migrationHook verifies a hook call as a host call of product p's tenant
 // and reads its migration id and region.
 func (s *Server) migrationHook(p secrets.Product, h migrationHandler) echo.HandlerFunc {
@@ -156,43 +160,44 @@ func (s *Server) forgeMigrationHook(h migrationHandler) echo.HandlerFunc {
 // runMigrationHook reads the migration id and region of a verified hook
 // call of tenant, from the body or the query, and runs h.
 func (s *Server) runMigrationHook(c echo.Context, tenant string, h migrationHandler) error {
-	{
-		var body map[string]any
-		if c.Request().Method == http.MethodPost {
-			data, err := io.ReadAll(io.LimitReader(c.Request().Body, limitSmallBody))
-			if err != nil {
-				return secrets.Errorf(secrets.CodeInvalid, "The request body could not be read.")
-			}
-			if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &body) != nil {
-				return secrets.Errorf(secrets.CodeInvalid, "The request body must be a JSON object.")
-			}
+	var body map[string]any
+	if c.Request().Method == http.MethodPost {
+		data, err := io.ReadAll(io.LimitReader(c.Request().Body, limitSmallBody))
+		if err != nil {
+			return secrets.Errorf(secrets.CodeInvalid, "The request body could not be read.")
 		}
-		pick := func(names ...string) string {
-			for _, n := range names {
-				if v, ok := body[n].(string); ok && v != "" {
-					return v
-				}
-				if v := c.QueryParam(n); v != "" {
-					return v
-				}
-			}
-			return ""
+		if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &body) != nil {
+			return secrets.Errorf(secrets.CodeInvalid, "The request body must be a JSON object.")
 		}
-		r := migrationRequest{tenant: tenant, migrationID: pick("migrationId", "transferId", "id"),
-			region: strings.ToUpper(pick("location", "targetLocation", "region", "destination"))}
-		if r.migrationID == "" || len(r.migrationID) > 200 || strings.ContainsFunc(r.migrationID, func(r rune) bool { return r < ' ' }) {
-			return secrets.Errorf(secrets.CodeInvalid, "migrationId is required.")
-		}
-		zerolog.Ctx(c.Request().Context()).Info().Str("client_key", r.tenant).Str("migration_id", r.migrationID).
-			Str("region", r.region).Str("hook", c.Path()).Msg("data residency hook")
-		return h(c, r)
 	}
+	pick := func(names ...string) string {
+		for _, n := range names {
+			if v, ok := body[n].(string); ok && v != "" {
+				return v
+			}
+			if v := c.QueryParam(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	r := migrationRequest{tenant: tenant, migrationID: pick("migrationId", "transferId", "id"),
+		region: strings.ToUpper(pick("location", "targetLocation", "region", "destination"))}
+	if !regionName.MatchString(r.region) {
+		r.region = "" // not a region; never logged or echoed as sent
+	}
+	if r.migrationID == "" || len(r.migrationID) > 200 || strings.ContainsFunc(r.migrationID, func(r rune) bool { return r < ' ' }) {
+		return secrets.Errorf(secrets.CodeInvalid, "migrationId is required.")
+	}
+	zerolog.Ctx(c.Request().Context()).Info().Str("client_key", r.tenant).Str("migration_id", r.migrationID).
+		Str("region", r.region).Str("hook", c.Path()).Msg("data residency hook")
+	return h(c, r)
 }
 
 func (s *Server) destination(region string) (*regionPeer, error) {
 	reg, ok := s.migration.Regions[region]
 	if !ok {
-		return nil, secrets.Errorf(secrets.CodeInvalid, "This app has no deployment in region %q.", region)
+		return nil, secrets.Errorf(secrets.CodeInvalid, "The migration names no region this app has a deployment in.")
 	}
 	return &regionPeer{Region: reg, client: s.migration.Client}, nil
 }
