@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -35,6 +36,18 @@ type Config struct {
 	VendorName       string
 	VendorURL        string
 	DescriptionExtra string // appended to the description, e.g. " (development)"
+	// Licensing sets enableLicensing: hosts then report the site's licence
+	// (the lic parameter, the licence endpoint). Off by default.
+	Licensing bool
+	// RegionURLs maps data residency regions (ForgeRegions' names, which
+	// Connect shares) to the base URL of the deployment serving that realm;
+	// rendered as regionBaseUrls.
+	RegionURLs map[string]string
+	// MigrationHook, when set, is the path (under each product's prefix)
+	// of the dare-migration lifecycle hook; MaxMigrationHours its
+	// dataResidency.maxMigrationDurationHours (0: Atlassian's default).
+	MigrationHook     string
+	MaxMigrationHours float64
 }
 
 // appKey is Atlassian's rule for app keys.
@@ -54,6 +67,19 @@ func (c Config) Validate() error {
 	}
 	if c.JiraKey == c.ConfluenceKey {
 		return fmt.Errorf("descriptor: the Jira and Confluence app keys must differ")
+	}
+	for region, raw := range c.RegionURLs {
+		if !slices.Contains(ForgeRegions, region) {
+			return fmt.Errorf("descriptor: region %q is not one of %v", region, ForgeRegions)
+		}
+		// https, or http when this deployment is on http itself (dev, tests).
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && strings.HasPrefix(c.BaseURL, "http:"))) ||
+			u.Host == "" || u.RawQuery != "" || strings.HasSuffix(raw, "/") {
+			return fmt.Errorf("descriptor: the base URL of region %s must be an absolute https URL without a trailing slash", region)
+		}
+	}
+	if c.MaxMigrationHours != 0 && (c.MaxMigrationHours < 0.5 || c.MaxMigrationHours > 24) {
+		return fmt.Errorf("descriptor: maxMigrationDurationHours must be from 0.5 to 24")
 	}
 	return nil
 }
@@ -86,6 +112,11 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	// out of its field.
 	"js": func(s string) (string, error) {
 		b, err := json.Marshal(s)
+		return string(b), err
+	},
+	// json writes any value as JSON (maps with sorted keys).
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
 		return string(b), err
 	},
 }).ParseFS(files, "*.tmpl"))

@@ -32,6 +32,8 @@ const (
 	ForgePreUninstallEndpoint = "pre-uninstall"        // endpoint of the preUninstall hook
 	ForgeLifecycleRoute       = "/forge/lifecycle"     // route.path of the lifecycle endpoint
 	ForgePreUninstallRoute    = "/forge/pre-uninstall" // route.path of the pre-uninstall endpoint
+	ForgeMigrationKey         = "secrets-dare"         // migration:dataResidency, with per-region base URLs
+	ForgeMigrationRoute       = "/forge/migration"     // its path; the platform appends /schedule, /start, …
 )
 
 // ForgeRegions are the keys a remote's baseUrl map may have besides
@@ -138,6 +140,7 @@ var forgeKeys = map[string]string{
 	"issuePanel": ForgeIssuePanelKey, "macro": ForgeMacroKey, "admin": ForgeAdminKey,
 	"uiEndpoint": ForgeUIEndpoint, "lifecycleEndpoint": ForgeLifecycleEndpoint, "preUninstallEndpoint": ForgePreUninstallEndpoint,
 	"lifecycleRoute": ForgeLifecycleRoute, "preUninstallRoute": ForgePreUninstallRoute,
+	"migration": ForgeMigrationKey, "migrationRoute": ForgeMigrationRoute,
 }
 
 var forgeTemplates = template.Must(template.New("").Funcs(template.FuncMap{

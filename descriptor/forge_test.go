@@ -92,6 +92,9 @@ type module struct {
 	Auth map[string]struct {
 		Enabled bool `yaml:"enabled"`
 	} `yaml:"auth"`
+	// migration:dataResidency
+	Path                      string  `yaml:"path"`
+	MaxMigrationDurationHours float64 `yaml:"maxMigrationDurationHours"`
 }
 
 type remote struct {
@@ -157,7 +160,9 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 				types = append(types, typ)
 			}
 			slices.Sort(types)
-			want := []string{p.adminType, "endpoint", p.uiType, "preUninstall", "trigger"}
+			// The test config has per-region base URLs, so data
+			// residency migrations are served too.
+			want := []string{p.adminType, "endpoint", p.uiType, "preUninstall", "trigger", "migration:dataResidency"}
 			slices.Sort(want)
 			if !slices.Equal(types, want) {
 				t.Errorf("module types = %v, want %v", types, want)
@@ -188,6 +193,11 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 			pre := one(t, got, "preUninstall")
 			if pre.Key == "" || pre.Endpoint != "pre-uninstall" {
 				t.Errorf("preUninstall = %+v", pre)
+			}
+			dare := one(t, got, "migration:dataResidency")
+			if dare.Key != descriptor.ForgeMigrationKey || dare.Remote != "backend" || dare.Path != descriptor.ForgeMigrationRoute ||
+				dare.MaxMigrationDurationHours < 0.5 || dare.MaxMigrationDurationHours > 24 {
+				t.Errorf("migration:dataResidency = %+v", dare)
 			}
 
 			// Forge wants module keys unique across every module type.
@@ -269,6 +279,9 @@ func TestForgeLicensingAndSingleBaseURL(t *testing.T) {
 	}
 	if u := got.Remotes[0].BaseURL; len(u) != 1 || u["default"] != c.BaseURL {
 		t.Errorf("baseUrl = %v, want only the default", u)
+	}
+	if _, ok := got.Modules["migration:dataResidency"]; ok {
+		t.Error("one deployment, yet a data residency migration module")
 	}
 }
 

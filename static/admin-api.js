@@ -51,6 +51,12 @@ export class AdminApi {
     await this.#request('POST', `/secrets/${encodeURIComponent(id)}/reset-lockout`);
   }
 
+  /** licence → {licensing, state, message}: the site's licence as the server sees it. */
+  async licence() {
+    const { data } = await this.#request('GET', '/licence');
+    return data || {};
+  }
+
   /** getPolicy → the site's policy, durations in seconds. */
   async getPolicy() {
     const { data } = await this.#request('GET', '/policy');

@@ -53,6 +53,9 @@ class AdminPage {
   #root;
   #host;
   #banner = h('div', { class: 'banner', role: 'alert' });
+  #api;
+  // One line of licence state, shown only when the deployment checks licences.
+  #licence = h('p', { class: 'admin-licence', hidden: true });
   #tabs = [];
   #current = -1;
   #timer = 0;
@@ -61,6 +64,7 @@ class AdminPage {
   constructor(root, { api, host }) {
     this.#root = root;
     this.#host = host;
+    this.#api = api;
     const ctx = {
       api,
       host,
@@ -100,6 +104,7 @@ class AdminPage {
     replaceChildren(root,
       header(),
       this.#banner,
+      this.#licence,
       tablist,
       ...this.#tabs.map((t) => t.el),
     );
@@ -108,6 +113,13 @@ class AdminPage {
   /** start shows the first tab and keeps relative times current. */
   start() {
     this.select(0);
+    this.#api.licence().then((l) => {
+      if (!l.licensing || typeof l.message !== 'string') return;
+      this.#licence.textContent = l.message;
+      this.#licence.dataset.state = l.state === 'active' ? 'active' : 'inactive';
+      this.#licence.hidden = false;
+      this.#host.resize();
+    }, (err) => this.#failed(err));
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') this.#tick();

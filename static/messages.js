@@ -46,6 +46,8 @@ export function describeError(err) {
       return server || 'That is too large to save.';
     case 'forbidden':
       return server || 'You are not allowed to do that.';
+    case 'licence_inactive':
+      return server || "This site's licence for Secrets is not active: secrets can be unlocked, copied and deleted, but not added or changed.";
     case 'unavailable':
       return server || (Number.isFinite(err.retryAfter)
         ? `The service is busy. Try again in ${waitDuration(err.retryAfter)}.`

@@ -60,6 +60,7 @@ var commands = []command{
 	{"retire-master-key", "drop an old master key that no tenant key uses any more (bbolt: offline)", runRetireMasterKey},
 	{"purge", "delete tenants uninstalled longer ago than the retention (bbolt: offline)", runPurge},
 	{"migrate", "copy a bbolt file into an empty PostgreSQL database, verbatim, and verify the copy (offline)", runMigrate},
+	{"tenant", "move one tenant to another deployment and keyring: transfer-key, export, import, verify, commit, rollback", runTenant},
 }
 
 // cli is what every subcommand runs with: the outputs, the environment and

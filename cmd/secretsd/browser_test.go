@@ -491,6 +491,7 @@ func testAdminRefuses(t *testing.T, s *suite, sf surface) {
 	p := ss.open("reggie", reggie, sf.admin)
 	// The server asks the site whether Reggie is an admin and refuses.
 	p.allowHTTPError("/api/admin/secrets", http.StatusForbidden)
+	p.allowHTTPError("/api/admin/licence", http.StatusForbidden) // the page's licence line asks too
 	f := p.frame("secrets-admin")
 
 	msg := f.app().waitText(".admin-forbidden-title", "Only site admins")

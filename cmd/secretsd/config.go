@@ -74,6 +74,18 @@ type Config struct {
 	// ForgeJWKSURLSet is true when the operator chose ForgeJWKSURL; in dev
 	// mode the default is the sandbox's own JWKS instead (and its API base).
 	ForgeJWKSURLSet bool
+
+	// Licensing turns on Marketplace licensing for the Connect apps
+	// (enableLicensing), ForgeLicensing for the Forge apps; it reads the
+	// variable descriptor/forgeapp renders the manifests' licensing from,
+	// so the two agree. Off by default.
+	Licensing, ForgeLicensing bool
+
+	// Regions are the other realms' deployments (data residency): each
+	// one's base URL, rendered as the Connect descriptors' regionBaseUrls,
+	// and its transfer key, for moving tenants there and accepting them
+	// from there. Empty: no data residency.
+	Regions map[string]server.Region
 }
 
 // ParseConfig reads flags from args and variables through getenv, and
@@ -118,6 +130,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&forgeEnvs, "forge-environments", "SECRETS_FORGE_ENVIRONMENTS", "", "comma-separated Forge environment ids this deployment serves (required with a Forge app id)")
 	str(&c.ForgeJWKSURL, "forge-jwks-url", "SECRETS_FORGE_JWKS_URL", forge.DefaultJWKSURL, "where the Forge platform's token keys are fetched")
 	str(&c.ForgeAPIBase, "forge-api-base", "SECRETS_FORGE_API_BASE", forge.DefaultAPIBase, "the origin every Forge apiBaseUrl must start with")
+	var licensing, forgeLicensing, regionURLs, regionKeys string
+	str(&regionURLs, "region-urls", "SECRETS_REGION_URLS", "", "data residency: the other realms' deployments, REGION=https://…,… (regions as Atlassian names them: EU, US, AU, DE, …)")
+	str(&regionKeys, "region-transfer-keys", "SECRETS_REGION_TRANSFER_KEYS", "", "their transfer keys, REGION=KEY,… ('secretsctl tenant transfer-key' prints a deployment's)")
+	str(&licensing, "licensing", "SECRETS_LICENSING", "false", "Marketplace licensing of the Connect apps: sites without an active licence cannot add or edit secrets")
+	str(&forgeLicensing, "forge-licensing", "SECRETS_FORGE_LICENSING", "false", "the same for the Forge apps (set it as for descriptor/forgeapp)")
 	kdfMem := fs.Uint("kdf-memory", uint(seal.DefaultKDFParams.Memory), "argon2id memory per derivation, KiB")
 	kdfTime := fs.Uint("kdf-time", uint(seal.DefaultKDFParams.Time), "argon2id passes")
 	kdfThreads := fs.Uint("kdf-threads", uint(seal.DefaultKDFParams.Threads), "argon2id lanes")
@@ -217,6 +234,15 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			c.ForgeEnvironments = append(c.ForgeEnvironments, e)
 		}
 	}
+	if c.Licensing, err = strconv.ParseBool(licensing); err != nil {
+		return c, fmt.Errorf("--licensing %q is not a boolean", licensing)
+	}
+	if c.ForgeLicensing, err = strconv.ParseBool(forgeLicensing); err != nil {
+		return c, fmt.Errorf("--forge-licensing %q is not a boolean", forgeLicensing)
+	}
+	if c.Regions, err = parseRegions(regionURLs, regionKeys); err != nil {
+		return c, err
+	}
 	if err := c.checkForge(); err != nil {
 		return c, err
 	}
@@ -270,4 +296,51 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size like 256MiB", s)
 	}
 	return n * mult, nil
+}
+
+// parseRegions pairs --region-urls with --region-transfer-keys.
+func parseRegions(urls, keys string) (map[string]server.Region, error) {
+	pairs := func(flag, s string) (map[string]string, error) {
+		m := map[string]string{}
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || k == "" || v == "" {
+				return nil, fmt.Errorf("%s: want REGION=VALUE pairs separated by commas", flag)
+			}
+			m[strings.ToUpper(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+		return m, nil
+	}
+	u, err := pairs("--region-urls", urls)
+	if err != nil {
+		return nil, err
+	}
+	k, err := pairs("--region-transfer-keys", keys)
+	if err != nil {
+		return nil, err
+	}
+	regions := map[string]server.Region{}
+	for region, base := range u {
+		raw, ok := k[region]
+		if !ok {
+			return nil, fmt.Errorf("--region-transfer-keys has no key for region %s", region)
+		}
+		key, err := seal.ParseTransferKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("--region-transfer-keys %s: %w", region, err)
+		}
+		regions[region] = server.Region{BaseURL: strings.TrimSuffix(base, "/"), TransferKey: key}
+	}
+	for region := range k {
+		if _, ok := u[region]; !ok {
+			return nil, fmt.Errorf("--region-urls has no URL for region %s", region)
+		}
+	}
+	if len(regions) == 0 {
+		return nil, nil
+	}
+	return regions, nil
 }

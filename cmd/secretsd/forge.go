@@ -48,5 +48,6 @@ func newForge(cfg Config, sb *sandbox.Sandbox, log zerolog.Logger) (*server.Forg
 	return &server.Forge{
 		Verifier: v, Products: forge.NewProducts(forge.ProductsConfig{}),
 		LifecycleEndpoint: descriptor.ForgeLifecycleEndpoint, PreUninstallEndpoint: descriptor.ForgePreUninstallEndpoint,
+		Licensing: cfg.ForgeLicensing,
 	}, keys, nil
 }

@@ -256,6 +256,7 @@ func testForgeAdminRefuses(t *testing.T, s *suite, sf surface) {
 	ss := s.begin(t)
 	p := ss.open("reggie", reggie, sf.admin)
 	p.allowHTTPError(invokePath("/api/admin/secrets"), http.StatusForbidden)
+	p.allowHTTPError(invokePath("/api/admin/licence"), http.StatusForbidden) // the page's licence line asks too
 	f := p.frame("secrets-admin")
 	msg := f.app().waitText(".admin-forbidden-title", "Only site admins")
 	if want := "Only site admins can manage Secrets."; msg != want {

@@ -135,18 +135,20 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	srv, err := server.New(server.Config{
 		BaseURL: cfg.BaseURL, AllowedHosts: allowedHosts, Dev: cfg.Dev,
 		JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
-		VendorName: "Secrets", VendorURL: cfg.BaseURL,
+		VendorName: "Secrets", VendorURL: cfg.BaseURL, Licensing: cfg.Licensing,
 	}, server.Deps{
 		Installations: eng,
 		Secrets:       eng,
 		Admin:         eng,
 		Admins:        &connect.AdminChecker{},
+		Licences:      &connect.LicenceChecker{},
 		InstallKeys:   connect.NewInstallKeys(installKeysURL, nil),
 		SessionKey:    sessionKey,
 		Logger:        log,
 		Sandbox:       sandboxMounter(sb),
 		Metrics:       metrics,
 		Forge:         forgeFront,
+		Migration:     migrationOf(cfg, eng),
 		// Key derivations queue fairly by tenant, then user.
 		ActorContext: func(ctx context.Context, a secrets.Actor) context.Context {
 			return seal.WithRequester(ctx, seal.Requester{Tenant: a.ClientKey, User: a.AccountID})
@@ -326,4 +328,12 @@ func backupOf(st *backend.Opened) func(io.Writer, func(int64)) (int64, error) {
 		return nil
 	}
 	return st.Bolt.Backup
+}
+
+// migrationOf turns on data residency when other realms are configured.
+func migrationOf(cfg Config, eng *engine.Engine) *server.Migration {
+	if len(cfg.Regions) == 0 {
+		return nil
+	}
+	return &server.Migration{Moves: eng, Regions: cfg.Regions}
 }

@@ -27,4 +27,19 @@
 //
 // All JWT parsing goes through github.com/golang-jwt/jwt/v5 with the
 // algorithm pinned before any key is chosen.
+//
+// # Licensing: verified and assumed
+//
+// LicenceChecker rests on Atlassian's "Cloud app licensing" and "License
+// API for cloud apps" pages. Verified there: the descriptor's
+// enableLicensing flag turns licensing on; hosts add lic=active or
+// lic=none to the requests they send; GET
+// /rest/atlassian-connect/1/addons/{appKey} (under /wiki on Confluence),
+// called as the app, returns license.active — true for active
+// subscriptions and evaluations, false for terminated ones and expired
+// evaluations — and the license object only for paid apps; a host caches
+// its own licence check for 5 minutes (hence the default TTL). Assumed, to
+// be confirmed on a private listing: that a paid app on a site without any
+// licence gets an answer with no license object (treated as inactive), and
+// that the answer needs no scope beyond READ.
 package connect

@@ -195,6 +195,14 @@ func (a *AdminChecker) confluenceAdmin(ctx context.Context, h Host, accountID st
 
 // call makes one signed REST call to the host and decodes its JSON answer.
 func (a *AdminChecker) call(ctx context.Context, h Host, method, path string, q url.Values, body []byte, now time.Time, out any) (int, error) {
+	return callHost(ctx, a.client(), h, method, path, q, body, now, out)
+}
+
+// callHost makes one REST call to h's site as the app (a JWT signed with
+// the shared secret, qsh over the site-relative path) and decodes its JSON
+// answer into out. Every failure wraps ErrHostUnavailable; the status is
+// returned when the host answered at all.
+func callHost(ctx context.Context, client *http.Client, h Host, method, path string, q url.Values, body []byte, now time.Time, out any) (int, error) {
 	base, err := url.Parse(strings.TrimSuffix(h.BaseURL, "/"))
 	if err != nil || base.Host == "" {
 		return 0, fmt.Errorf("%w: bad base URL", ErrHostUnavailable)
@@ -216,7 +224,7 @@ func (a *AdminChecker) call(ctx context.Context, h Host, method, path string, q 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := a.client().Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %s %s: %w", ErrHostUnavailable, method, path, err)
 	}
@@ -231,9 +239,14 @@ func (a *AdminChecker) call(ctx context.Context, h Host, method, path string, q 
 	return res.StatusCode, nil
 }
 
-func (a *AdminChecker) client() *http.Client {
-	if a.Client != nil {
-		return a.Client
+func (a *AdminChecker) client() *http.Client { return hostClient(a.Client) }
+
+// hostClient is c, or when nil the client calls to hosts default to: a
+// 10 s timeout and no redirects (a host never redirects these calls, and a
+// redirect would carry our token elsewhere).
+func hostClient(c *http.Client) *http.Client {
+	if c != nil {
+		return c
 	}
 	return &http.Client{
 		Timeout:       10 * time.Second,

@@ -68,6 +68,11 @@ type SessionClaims struct {
 	// Origin is the Unix time the module page was loaded; refreshes are
 	// capped relative to it, so an open tab cannot keep a session forever.
 	Origin int64 `json:"org"`
+
+	// Licence is the site's licence state as confirmed when the session
+	// was minted or last refreshed: "active", "inactive", or empty when
+	// licensing is off.
+	Licence string `json:"lic,omitempty"`
 }
 
 // Sessions mints and verifies session tokens: HS256 with a key only we hold
@@ -304,9 +309,22 @@ func (v *verifiedSessions) add(token string, e verifiedSession) {
 // product, container and Origin. It returns ErrSessionExpired once the
 // session is MaxAge old, and the new token never outlives Origin + MaxAge.
 func (s *Sessions) Refresh(token string) (string, time.Time, error) {
+	return s.refresh(token, nil)
+}
+
+// RefreshWithLicence is Refresh with the session's Licence replaced by
+// licence, as confirmed again by the caller.
+func (s *Sessions) RefreshWithLicence(token, licence string) (string, time.Time, error) {
+	return s.refresh(token, &licence)
+}
+
+func (s *Sessions) refresh(token string, licence *string) (string, time.Time, error) {
 	c, err := s.Verify(token)
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if licence != nil {
+		c.Licence = *licence
 	}
 	return s.Mint(SessionClaims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: c.Subject, ID: c.ID},
@@ -315,6 +333,7 @@ func (s *Sessions) Refresh(token string) (string, time.Time, error) {
 		Container:        c.Container,
 		Label:            c.Label,
 		Origin:           c.Origin,
+		Licence:          c.Licence,
 	})
 }
 

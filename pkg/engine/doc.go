@@ -33,6 +33,19 @@
 //     (and a purge destroys the tenant key), which ends capabilities and
 //     session tokens issued before.
 //
+// # Licensing
+//
+// One rule for both modes (licence.go): with the actor's licence inactive,
+// creating, editing and changing passwords are refused; reading, unlocking,
+// locking and deleting never are. The front door says what the licence is.
+//
+// # Moving a tenant to another deployment
+//
+// transfer.go moves one tenant, as its sealed bytes, to a deployment with
+// another master keyring (data residency); only the tenant key is
+// re-wrapped, through seal's transfer box. migration.go keeps the state of
+// a move that Atlassian's migration hooks drive, on the same code.
+//
 // # Transactions
 //
 // Each rule that reads and then writes (counted attempts, version-checked

@@ -186,6 +186,9 @@ func (e *Engine) CreateSecret(ctx context.Context, a secrets.Actor, in secrets.N
 	if !a.Container.HoldsSecrets() {
 		return nil, secrets.Errorf(secrets.CodeForbidden, "Secrets can only be added to an issue or a page.")
 	}
+	if err := requireLicence(a); err != nil {
+		return nil, err
+	}
 	if err := secrets.ValidateTitle(in.Title); err != nil {
 		return nil, err
 	}
@@ -423,6 +426,9 @@ func (e *Engine) withCapability(ctx context.Context, a secrets.Actor, id, token 
 // UpdateSecret replaces the title and content of the version the caller
 // unlocked, re-sealing the body with the same DEK under a new nonce.
 func (e *Engine) UpdateSecret(ctx context.Context, a secrets.Actor, id, unlockToken string, in secrets.SecretUpdate) (*secrets.Unlocked, error) {
+	if err := requireLicence(a); err != nil {
+		return nil, err
+	}
 	if err := secrets.ValidateTitle(in.Title); err != nil {
 		return nil, err
 	}
@@ -470,6 +476,9 @@ func (e *Engine) UpdateSecret(ctx context.Context, a secrets.Actor, id, unlockTo
 // two transactions; the second one checks the token again, so a lock, edit
 // or delete in between wins.
 func (e *Engine) ChangePassword(ctx context.Context, a secrets.Actor, id, unlockToken, password string) (*secrets.Unlocked, error) {
+	if err := requireLicence(a); err != nil {
+		return nil, err
+	}
 	var policy secrets.Policy
 	// First: is the token good, and does the password meet the policy?
 	// Cheap checks before the expensive derivation.

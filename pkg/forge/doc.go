@@ -51,4 +51,10 @@
 // the shape of app.installation.contexts) are handled leniently where that
 // is safe and strictly where it is not; Invocation keeps what arrived so the
 // server can log it.
+//
+// Licensing: app.license.isActive is verified as the claim's shape in
+// Atlassian's material (Invocation.License); that it is signed for paid
+// apps in production only, so that development and staging calls never
+// carry one, is taken from Atlassian's community answers, not a reference
+// page, and the server's rule (pkg/server, forgeLicence) follows it.
 package forge

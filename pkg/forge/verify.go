@@ -162,6 +162,9 @@ type Invocation struct {
 	Context        *Context // UI calls only; its ids are claims
 	JTI            string
 	Expires        time.Time
+	// License is app.license as signed: present for paid apps in
+	// production only, nil otherwise.
+	License *License
 }
 
 // TenantKey is the storage key of the invocation's tenant:
@@ -301,7 +304,7 @@ func (v *Verifier) check(c *Claims) (*Invocation, error) {
 		InstallationID: inst, InstallKey: instKey,
 		CloudID: cloudID, APIBaseURL: c.App.APIBaseURL,
 		Module: c.App.Module, Principal: c.Principal, Context: c.Context,
-		JTI: c.ID, Expires: c.ExpiresAt.Time,
+		JTI: c.ID, Expires: c.ExpiresAt.Time, License: c.App.License,
 	}, nil
 }
 

@@ -40,6 +40,11 @@
 // ?as=guest, exists in Forge mode: the product lets her browse no issue and
 // read no page. Like the rest, it is reachable in dev mode only.
 //
+// The dev sites' licence of the app is one switch (licence.go, on the index
+// page and at POST /dev/licence): it sets the lic parameter of module URLs,
+// the answer of the sites' licence endpoints and the app.license of the
+// FITs the sandbox mints, so either licensing mode can be tried locally.
+//
 // The app and the sandbox share one origin, which real hosts never do; the
 // bridge nevertheless talks only through postMessage with both sides
 // checking origin and source, so an app that works here does not depend on

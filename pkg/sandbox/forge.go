@@ -391,7 +391,11 @@ func (s *Sandbox) forgeInvoke(c echo.Context) error {
 	}
 	inv := fr.inv
 	inv.Now = time.Now()
-	fit, err := s.forge.signer.Mint(fr.install, inv)
+	// The platform signs the licence as of this call.
+	install := fr.install
+	active := s.LicenceActive()
+	install.License = &active
+	fit, err := s.forge.signer.Mint(install, inv)
 	if err != nil {
 		return err
 	}

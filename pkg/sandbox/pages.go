@@ -108,6 +108,7 @@ type pageData struct {
 	Sites       []site
 	AppBaseURL  string
 	InstallKeys string
+	Licence     bool // the dev sites' licence is active
 }
 
 // site is what pages show of a dev site.
@@ -183,6 +184,7 @@ func (s *Sandbox) indexPage(c echo.Context) error {
 	d := pageData{
 		Title: "Secrets sandbox", Dev: s.link(mountPath),
 		Sites: []site{s.jira.site(), s.confluence.site()}, AppBaseURL: s.baseURL, InstallKeys: s.InstallKeysURL(),
+		Licence: s.LicenceActive(), Scripts: []string{s.link(mountPath + "/licence.js")},
 	}
 	for _, is := range issues {
 		d.Rows = append(d.Rows, perUser("Jira issue "+is.Key+": "+is.Summary, jiraRoute+issueRoute+is.Key))
@@ -288,7 +290,7 @@ func (s *Sandbox) frame(t *tenant, u User, m module) (frame, error) {
 	// covered by the qsh like the module's.
 	params := append(slices.Clip(m.params),
 		param{"xdm_e", t.baseURL}, param{"xdm_c", channel}, param{"cp", t.contextPath},
-		param{"lic", "none"}, param{"loc", "en-US"}, param{"tz", "UTC"})
+		param{"lic", s.licParam()}, param{"loc", "en-US"}, param{"tz", "UTC"})
 	var q strings.Builder
 	for i, p := range params {
 		if i > 0 {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/connect"
@@ -116,6 +117,10 @@ type Sandbox struct {
 	calls map[string]int
 
 	forge *forgeSandbox // Forge mode (forge.go)
+
+	// licenceLapsed is the dev sites' licence switch, off (active) at
+	// first (licence.go).
+	licenceLapsed atomic.Bool
 }
 
 // tenant is one dev site and its installation of the app.
@@ -271,6 +276,11 @@ func (s *Sandbox) Mount(e *echo.Echo) {
 	e.POST(jiraRoute+"/rest/api/3/permissions/check", s.jira.rest(s.jiraPermissionsCheck), mw...)
 	e.GET(jiraRoute+"/rest/api/3/user", s.jira.rest(s.jiraUser), mw...)
 	e.GET(confluenceRoute+"/rest/api/user", s.confluence.rest(s.confluenceUser), mw...)
+	e.GET(jiraRoute+"/rest/atlassian-connect/1/addons/:key", s.jira.rest(s.addon(s.jira)), mw...)
+	e.GET(confluenceRoute+"/rest/atlassian-connect/1/addons/:key", s.confluence.rest(s.addon(s.confluence)), mw...)
+	e.GET(mountPath+"/licence", s.getLicence, mw...)
+	e.POST(mountPath+"/licence", s.setLicence, mw...)
+	e.GET(mountPath+"/licence.js", serveAsset("licence.js", "text/javascript; charset=utf-8"), mw...)
 
 	s.mountForge(e, mw)
 }

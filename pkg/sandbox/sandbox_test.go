@@ -154,7 +154,7 @@ func TestPagesFrameSignedModuleURLs(t *testing.T) {
 				}
 				wantQuery := map[string]string{
 					"xdm_e": tc.hostBase, "xdm_c": "channel-" + want.id, "cp": tc.cp,
-					"lic": "none", "loc": "en-US", "tz": "UTC",
+					"lic": "active", "loc": "en-US", "tz": "UTC",
 				}
 				for k, v := range want.params {
 					wantQuery[k] = v
@@ -219,7 +219,7 @@ func TestIframeURLIsBoundToItsParameters(t *testing.T) {
 	for _, tc := range []struct{ name, from, to string }{
 		{"another issue", "issueId=10001", "issueId=10002"},
 		{"another host", "xdm_e=", "xdm_e=https%3A%2F%2Fevil.example&x="},
-		{"dropped host parameter", "&lic=none", ""},
+		{"dropped host parameter", "&lic=active", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tampered := strings.Replace(src, tc.from, tc.to, 1)

@@ -41,6 +41,9 @@ const (
 	// CodeUnlockRequired: the operation needs a valid unlock token of this
 	// user for the current version of the secret.
 	CodeUnlockRequired Code = "unlock_required"
+	// CodeLicenceInactive: licensing is on and the site's licence is not
+	// active, so creating and editing are refused (reading never is).
+	CodeLicenceInactive Code = "licence_inactive"
 	// CodeUnavailable: a dependency (key server, KDF capacity) is temporarily
 	// unavailable; the caller may retry.
 	CodeUnavailable Code = "unavailable"

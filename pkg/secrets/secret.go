@@ -28,6 +28,9 @@ type Actor struct {
 	// older than its installation's TokensValidFrom is refused; zero skips
 	// the check (operator tools, tests).
 	Since time.Time
+	// Licence is the site's licence as the front door verified it;
+	// LicenceUnchecked when licensing is off.
+	Licence Licence
 }
 
 // Secret is a secret's metadata: what anyone who can see the container may see.

@@ -36,10 +36,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil || !inst.State.Active() {
 			return secrets.Errorf(secrets.CodeUnauthorized, "This app is not active on your site.")
 		}
-		admin, err := s.admins.IsAdmin(ctx, connect.Host{
-			ClientKey: inst.ClientKey, Product: string(inst.Product), BaseURL: inst.BaseURL,
-			AppKey: s.appKey(inst.Product), SharedSecret: []byte(inst.SharedSecret),
-		}, a.AccountID)
+		admin, err := s.admins.IsAdmin(ctx, s.hostOf(inst), a.AccountID)
 		if err != nil {
 			return &secrets.Error{Code: secrets.CodeUnavailable, Message: "Your site could not confirm your admin rights. Try again.", RetryAfter: 5 * time.Second, Err: err}
 		}

@@ -201,10 +201,15 @@ func (s *Server) refreshSession(c echo.Context) error {
 		return secrets.Errorf(secrets.CodeUnauthorized, "A session token is required.")
 	}
 	// An uninstalled or disabled site's sessions end now, not at expiry.
-	if _, err := s.activeInstallation(c.Request().Context(), claims.Tenant, secrets.Product(claims.Product)); err != nil {
+	ctx := c.Request().Context()
+	inst, err := s.activeInstallation(ctx, claims.Tenant, secrets.Product(claims.Product))
+	if err != nil {
 		return err
 	}
-	token, exp, err := s.sessions.Refresh(c.Get(sessionTokenKey).(string))
+	// The licence is confirmed again (from the checker's cache, mostly),
+	// so an open page follows a licence that lapses or is bought.
+	lic := s.connectLicence(ctx, inst, "")
+	token, exp, err := s.sessions.RefreshWithLicence(c.Get(sessionTokenKey).(string), string(lic))
 	if err != nil {
 		return secrets.Errorf(secrets.CodeUnauthorized, "Your session expired. Reload the page.")
 	}

@@ -25,6 +25,7 @@ var statusOf = map[secrets.Code]int{
 	secrets.CodeLocked:               http.StatusTooManyRequests,
 	secrets.CodeRateLimited:          http.StatusTooManyRequests,
 	secrets.CodeUnlockRequired:       http.StatusForbidden,
+	secrets.CodeLicenceInactive:      http.StatusForbidden,
 	secrets.CodeUnavailable:          http.StatusServiceUnavailable,
 	secrets.CodeInternal:             http.StatusInternalServerError,
 }

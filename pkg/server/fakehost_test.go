@@ -25,7 +25,10 @@ type fakeHost struct {
 	mu      sync.Mutex
 	admins  map[string]bool   // account ids that administer every site
 	secrets map[string]string // site host → its tenant's shared secret
-	calls   []hostCall
+	// licences is each site's licence of the app (absent: none, as the
+	// licence endpoint answers for a site that has not paid).
+	licences map[string]bool
+	calls    []hostCall
 }
 
 type hostCall struct {
@@ -112,9 +115,28 @@ func (f *fakeHost) serve(w http.ResponseWriter, r *http.Request) {
 			ops = append(ops, map[string]string{"operation": "administer", "targetType": "application"})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"accountId": id, "operations": ops})
+	case r.Method == "GET" && strings.HasPrefix(strings.TrimPrefix(r.URL.Path, "/wiki"), "/rest/atlassian-connect/1/addons/"):
+		key := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/wiki"), "/rest/atlassian-connect/1/addons/")
+		out := map[string]any{"key": key, "version": "1", "state": "ENABLED"}
+		f.mu.Lock()
+		if active, ok := f.licences[r.Host]; ok {
+			out["license"] = map[string]any{"active": active, "type": "COMMERCIAL", "evaluation": false}
+		}
+		f.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(out)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// setLicence sets site's licence of the app.
+func (f *fakeHost) setLicence(site string, active bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.licences == nil {
+		f.licences = map[string]bool{}
+	}
+	f.licences[site] = active
 }
 
 func (f *fakeHost) isAdmin(id string) bool {

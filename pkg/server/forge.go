@@ -38,6 +38,10 @@ type Forge struct {
 	// their calls); defaults "lifecycle" and "pre-uninstall".
 	LifecycleEndpoint    string
 	PreUninstallEndpoint string
+	// Licensing enforces Marketplace licences (the manifests' licensing:
+	// enabled): a production installation whose app.license is not active
+	// may not add or edit secrets.
+	Licensing bool
 }
 
 // ForgeTenantPrefix starts every Forge tenant's client key; a Connect
@@ -56,9 +60,10 @@ const (
 type forgeRoute int
 
 const (
-	forgeUI       forgeRoute = iota // the issue panel, the macro, with a user
-	forgeAdmin                      // the admin page, with a user
-	forgeEndpoint                   // the platform itself, no user
+	forgeUI        forgeRoute = iota // the issue panel, the macro, with a user
+	forgeAdmin                       // the admin page, with a user
+	forgeEndpoint                    // the platform itself, no user
+	forgeMigration                   // the platform's data residency hooks, no user
 )
 
 const forgeInvocationKey = "forge-invocation"
@@ -92,6 +97,7 @@ func (s *Server) forgeRoutes(e *echo.Echo) {
 	g.PUT("/api/admin/policy", s.adminSetPolicy, admin...)
 	g.GET("/api/admin/audit", s.adminAudit, admin...)
 	g.GET("/api/admin/audit.csv", s.adminAuditCSV, admin...)
+	g.GET("/api/admin/licence", s.adminLicence, admin...)
 }
 
 // forgeAuth verifies the FIT, admits only the module calls route r accepts,
@@ -132,13 +138,17 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 				allowed = inv.FromAdmin()
 			case forgeEndpoint:
 				allowed = inv.FromEndpoint(endpointKey)
+			case forgeMigration:
+				// The module type of these calls is unverified; the key is
+				// ours, and no user may make them.
+				allowed = inv.Principal == "" && inv.Module.Key == endpointKey
 			}
 			if !allowed {
 				log.Info().Msg("forge call from a module this route does not serve")
 				return secrets.Errorf(secrets.CodeForbidden, "This module may not call this route.")
 			}
 			c.Set(forgeInvocationKey, inv)
-			if r == forgeEndpoint {
+			if r == forgeEndpoint || r == forgeMigration {
 				return next(c)
 			}
 
@@ -149,7 +159,10 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 			if !inst.State.Active() {
 				return secrets.Errorf(secrets.CodeForbidden, "This app is not active on your site.")
 			}
-			a := secrets.Actor{ClientKey: inst.ClientKey, AccountID: inv.Principal, Container: secrets.AdminContainer, Location: "Administration"}
+			a := secrets.Actor{
+				ClientKey: inst.ClientKey, AccountID: inv.Principal, Container: secrets.AdminContainer, Location: "Administration",
+				Licence: forgeLicence(s.forge.Licensing, inv),
+			}
 			if r == forgeUI {
 				if a.Container, a.Location, err = forgeContainerOf(inv); err != nil {
 					return err

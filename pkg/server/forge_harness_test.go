@@ -57,16 +57,18 @@ type forgeHarness struct {
 
 func newForgeHarness(t testing.TB, opts ...func(*forge.ProductsConfig)) *forgeHarness {
 	t.Helper()
-	return buildForgeHarness(t, zerolog.Nop(), opts...)
+	return buildForgeHarness(t, zerolog.Nop(), nil, opts...)
 }
 
 // newForgeHarnessLogging is newForgeHarness with debug logs written to w.
 func newForgeHarnessLogging(t testing.TB, w io.Writer) *forgeHarness {
 	t.Helper()
-	return buildForgeHarness(t, zerolog.New(w).Level(zerolog.DebugLevel))
+	return buildForgeHarness(t, zerolog.New(w).Level(zerolog.DebugLevel), nil)
 }
 
-func buildForgeHarness(t testing.TB, log zerolog.Logger, opts ...func(*forge.ProductsConfig)) *forgeHarness {
+// buildForgeHarness starts the harness; deps, when set, adjusts the
+// server's dependencies once the Forge front door is among them.
+func buildForgeHarness(t testing.TB, log zerolog.Logger, deps func(*server.Deps), opts ...func(*forge.ProductsConfig)) *forgeHarness {
 	t.Helper()
 	priv, _ := rsaKeys(t)
 	s, err := platform.NewSignerFromKey(priv, forgeKID)
@@ -121,6 +123,9 @@ func buildForgeHarness(t testing.TB, log zerolog.Logger, opts ...func(*forge.Pro
 	}
 	f.harness = newHarness(t, func(_ *harness, d *server.Deps) {
 		d.Forge = &server.Forge{Verifier: verifier, Products: forge.NewProducts(pc)}
+		if deps != nil {
+			deps(d)
+		}
 		d.Logger = log
 	})
 	return f

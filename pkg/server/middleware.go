@@ -116,9 +116,13 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if ctr != secrets.AdminContainer && string(ctr.Product()) != claims.Product {
 			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
 		}
+		lic := secrets.Licence(claims.Licence)
+		if !lic.Valid() {
+			return secrets.Errorf(secrets.CodeUnauthorized, "The session token is not valid.")
+		}
 		a := secrets.Actor{
 			ClientKey: claims.Tenant, AccountID: claims.Subject, Container: ctr, Location: claims.Label,
-			Since: time.Unix(claims.Origin, 0),
+			Since: time.Unix(claims.Origin, 0), Licence: lic,
 		}
 		c.Set(actorKey, a)
 		if s.actorContext != nil {

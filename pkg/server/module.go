@@ -44,8 +44,9 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 			return err
 		}
 		label = truncateLabel(label)
+		lic := s.connectLicence(c.Request().Context(), inst, c.QueryParam("lic"))
 		token, _, err := s.sessions.Mint(connect.SessionClaims{
-			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr), Label: label,
+			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr), Label: label, Licence: string(lic),
 			RegisteredClaims: jwt.RegisteredClaims{Subject: claims.Subject}, // Mint fills in the rest
 		})
 		if err != nil {

@@ -42,6 +42,10 @@ type Config struct {
 	VendorURL     string
 	// Limits are the request rate limits; zero values take the defaults.
 	Limits RateLimits
+	// Licensing turns on Marketplace licensing in Connect mode: the
+	// descriptors say enableLicensing, and a site whose licence is not
+	// active may not add or edit secrets (Deps.Licences confirms it).
+	Licensing bool
 }
 
 // Deps are the services and keys the server is built from.
@@ -50,6 +54,7 @@ type Deps struct {
 	Secrets       secrets.SecretService
 	Admin         secrets.AdminService
 	Admins        AdminChecker         // asks hosts who is a site admin
+	Licences      LicenceChecker       // asks hosts for their licence; required with Config.Licensing
 	InstallKeys   *connect.InstallKeys // fetches Atlassian's signed-install keys
 	SessionKey    []byte               // signs our session tokens; ≥ 32 bytes, never the host's secret
 	Logger        zerolog.Logger
@@ -61,6 +66,9 @@ type Deps struct {
 	Sandbox interface{ Mount(*echo.Echo) }
 	// Forge, when set, serves the Forge Remote routes under /forge/.
 	Forge *Forge
+	// Migration, when set, serves data residency: the descriptors' regions
+	// and migration hook, and the import of tenants from other realms.
+	Migration *Migration
 	// ActorContext, when set, returns the context an API request of the
 	// verified actor a runs with. secretsd uses it to name the requester of
 	// key derivations (seal.WithRequester), which makes them fair between
@@ -77,12 +85,14 @@ type Server struct {
 	secrets     secrets.SecretService
 	admin       secrets.AdminService
 	admins      AdminChecker
+	licences    LicenceChecker
 	host        *connect.HostVerifier
 	install     *connect.InstallVerifier
 	sessions    *connect.Sessions
 	descriptors *descriptor.Descriptors
 	sandbox     interface{ Mount(*echo.Echo) }
 	forge       *Forge
+	migration   *Migration
 	metrics     *Metrics
 	log         zerolog.Logger
 	now         func() time.Time
@@ -106,13 +116,27 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Installations == nil || deps.Secrets == nil || deps.Admin == nil || deps.Admins == nil || deps.InstallKeys == nil {
 		return nil, errors.New("server: installations, secrets, admin, admin checker and install keys are required")
 	}
+	if cfg.Licensing && deps.Licences == nil {
+		return nil, errors.New("server: licensing needs a licence checker")
+	}
 	if len(deps.SessionKey) < 32 {
 		return nil, errors.New("server: the session key must be at least 32 bytes")
 	}
-	descs, err := descriptor.Render(descriptor.Config{
+	dc := descriptor.Config{
 		BaseURL: cfg.BaseURL, JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
-		VendorName: cfg.VendorName, VendorURL: cfg.VendorURL,
-	})
+		VendorName: cfg.VendorName, VendorURL: cfg.VendorURL, Licensing: cfg.Licensing,
+	}
+	if m := deps.Migration; m != nil {
+		if m.Moves == nil {
+			return nil, errors.New("server: data residency needs the engine's moves")
+		}
+		dc.MigrationHook, dc.MaxMigrationHours = MigrationHookPath, m.MaxDuration.Hours()
+		dc.RegionURLs = map[string]string{}
+		for region, r := range m.Regions {
+			dc.RegionURLs[region] = r.BaseURL
+		}
+	}
+	descs, err := descriptor.Render(dc)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +152,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		secrets:  deps.Secrets,
 		admin:    deps.Admin,
 		admins:   deps.Admins,
+		licences: deps.Licences,
 		host: &connect.HostVerifier{
 			Secret: func(ctx context.Context, clientKey string) ([]byte, error) {
 				return tenantSecret(ctx, deps.Installations, clientKey)
@@ -145,6 +170,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		descriptors: descs,
 		sandbox:     deps.Sandbox,
 		forge:       deps.Forge,
+		migration:   deps.Migration,
 		metrics:     deps.Metrics,
 		log:         deps.Logger,
 		now:         now,
@@ -217,9 +243,13 @@ func (s *Server) routes() *echo.Echo {
 	api.PUT("/admin/policy", s.adminSetPolicy, admin...)
 	api.GET("/admin/audit", s.adminAudit, admin...)
 	api.GET("/admin/audit.csv", s.adminAuditCSV, admin...)
+	api.GET("/admin/licence", s.adminLicence, admin...)
 
 	if s.forge != nil {
 		s.forgeRoutes(e)
+	}
+	if s.migration != nil {
+		s.migrationRoutes(e)
 	}
 	if s.cfg.Dev && s.sandbox != nil {
 		s.sandbox.Mount(e)

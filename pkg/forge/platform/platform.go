@@ -76,6 +76,9 @@ type Install struct {
 	CloudID        string
 	APIBase        string // e.g. http://127.0.0.1:1234/dev/forge/api; apiBaseUrl is APIBase/ex/<product>/<cloudId>
 	Product        string // forge.ProductJira or forge.ProductConfluence
+	// License, when set, is signed as app.license.isActive, as the
+	// platform does for paid apps in production; nil signs none.
+	License *bool
 }
 
 // APIBaseURL is the installation's apiBaseUrl.
@@ -115,6 +118,9 @@ func (in Install) Claims(inv Invocation) jwt.MapClaims {
 		"installation": map[string]any{"id": in.InstallationID, "contexts": []any{
 			map[string]any{"name": in.Product, "apiBaseUrl": in.APIBaseURL(), "cloudId": in.CloudID},
 		}},
+	}
+	if in.License != nil {
+		app["license"] = map[string]any{"isActive": *in.License}
 	}
 	c := jwt.MapClaims{
 		"iss": forge.Issuer, "aud": in.AppID, "app": app,
