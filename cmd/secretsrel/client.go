@@ -61,48 +61,60 @@ type session struct {
 // start re-installs the dev sites with fresh shared secrets, so a session is
 // good for one run of the server only.
 func login(ctx context.Context, c *http.Client, base string, id identity) (*session, error) {
-	var src string
-	for i := 0; src == ""; i++ {
-		status, page, err := get(ctx, c, base+id.page)
-		if err == nil && status == http.StatusOK {
-			for _, tag := range iframeTag.FindAllString(page, -1) {
-				if m := attrID.FindStringSubmatch(tag); m != nil && m[1] == id.frame {
-					if s := attrSrc.FindStringSubmatch(tag); s != nil {
-						src = html.UnescapeString(s[1])
-					}
-				}
-			}
-			if src == "" {
-				return nil, fmt.Errorf("%s: no iframe %q on the sandbox page", id.name, id.frame)
-			}
-			break
-		}
-		if i >= 100 {
-			return nil, fmt.Errorf("%s: the sandbox page answers %d %v", id.name, status, err)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return nil, err
-		}
-	}
-	if strings.HasPrefix(src, "/") {
-		src = base + src
-	}
+	// The dev sites are installed just after the server listens, and the
+	// sandbox signs each iframe URL with the shared secret it holds when it
+	// renders the page. A page rendered before the install finished carries a
+	// URL the server will never accept, so every retry starts from the page.
+	var status int
+	var err error
 	for i := 0; ; i++ {
-		status, page, err := get(ctx, c, src)
-		if err != nil {
-			return nil, err
+		var token string
+		token, status, err = tryLogin(ctx, c, base, id)
+		if token != "" {
+			return &session{c: c, base: base, token: token}, nil
 		}
-		if m := metaToken.FindStringSubmatch(page); status == http.StatusOK && m != nil {
-			return &session{c: c, base: base, token: m[1]}, nil
-		}
-		// The dev sites are installed just after the server listens.
 		if i >= 100 {
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", id.name, err)
+			}
 			return nil, fmt.Errorf("%s: the module page answers %d", id.name, status)
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// tryLogin makes one attempt at id's session token: the sandbox page, then
+// the module page its iframe points at. It returns the token, or the status
+// and error of the step that failed.
+func tryLogin(ctx context.Context, c *http.Client, base string, id identity) (string, int, error) {
+	status, page, err := get(ctx, c, base+id.page)
+	if err != nil || status != http.StatusOK {
+		return "", status, fmt.Errorf("the sandbox page answers %d %v", status, err)
+	}
+	var src string
+	for _, tag := range iframeTag.FindAllString(page, -1) {
+		if m := attrID.FindStringSubmatch(tag); m != nil && m[1] == id.frame {
+			if s := attrSrc.FindStringSubmatch(tag); s != nil {
+				src = html.UnescapeString(s[1])
+			}
+		}
+	}
+	if src == "" {
+		return "", status, fmt.Errorf("no iframe %q on the sandbox page", id.frame)
+	}
+	if strings.HasPrefix(src, "/") {
+		src = base + src
+	}
+	status, page, err = get(ctx, c, src)
+	if err != nil {
+		return "", status, err
+	}
+	if m := metaToken.FindStringSubmatch(page); status == http.StatusOK && m != nil {
+		return m[1], status, nil
+	}
+	return "", status, nil
 }
 
 func get(ctx context.Context, c *http.Client, url string) (int, string, error) {

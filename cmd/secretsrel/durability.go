@@ -131,7 +131,7 @@ func durability(ctx context.Context, b bins, tmp, kind string, cycles, writers i
 		c := newHTTPClient()
 		sessions, err := loginAll(ctx, c, d.base, writerIdentities)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w; the server's log ends:\n%s", err, d.logTail(20))
 		}
 		wctx, stopWriters := context.WithCancel(ctx)
 		var wg sync.WaitGroup
