@@ -7,9 +7,10 @@
 // postgres://…) or, by default, the bbolt file --data. On a bbolt file,
 // commands that change the database (rotate-master-key, purge) or decide
 // about keys (retire-master-key) need secretsd stopped: bbolt allows one
-// writer per file, and secretsd holds it. Reading commands (tenants, stats,
-// verify) need it stopped too, or can be pointed at a backup with --data;
-// backup itself works online through secretsd's backup listener. On
+// writer per file, and secretsd holds it. tenants and stats read a file
+// secretsd holds as a hot copy through its backup listener
+// (--backup-token-file, as backup does); verify needs secretsd stopped, or
+// --data pointing at a backup. On
 // PostgreSQL, reading commands and purge run beside secretsd; a master-key
 // rotation needs every replica stopped. backup (and compaction, and the
 // page check) are bbolt's alone.

@@ -387,7 +387,7 @@ func TestCommandsNeedSecretsdStopped(t *testing.T) {
 	out := filepath.Join(f.dir, "new.key")
 	r := run(t, f.env(), "rotate-master-key", "--out", out)
 	r.want(t, 1)
-	if !strings.Contains(r.stderr, "in use by another process") || !strings.Contains(r.stderr, "needs secretsd stopped") {
+	if !strings.Contains(r.stderr, "held by another process") || !strings.Contains(r.stderr, "needs secretsd stopped") {
 		t.Errorf("stderr %q", r.stderr)
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,18 +36,21 @@ type statsJSON struct {
 var states = []secrets.State{secrets.StateInstalled, secrets.StateEnabled, secrets.StateDisabled, secrets.StateUninstalled}
 
 func runStats(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("stats", `[--json] [--data FILE | --store URL] [--master-key-file FILE]
+	flags := c.flagSet("stats", `[--json] [--data FILE | --store URL] [--master-key-file FILE] [--backup-token-file FILE [--backup-addr ADDR]]
 
 Prints totals: tenants by state, secrets, audit events, the size of a bbolt
 database file, and which master keys wrap tenant keys (a key that wraps none
-can be retired). A bbolt file needs secretsd stopped, or --data pointing at
-a backup; PostgreSQL is read while secretsd serves.`)
+can be retired). A bbolt file that a running secretsd holds is read as a hot
+copy through its backup listener (--backup-token-file, as for backup); else
+stop secretsd or point --data at a backup. PostgreSQL is read while secretsd
+serves.`)
 	st := c.storeFlags(flags)
+	live := c.liveFlags(flags)
 	asJSON := flags.Bool("json", false, "print JSON instead of text")
 	if err := c.parse(flags, args); err != nil {
 		return err
 	}
-	db, kr, err := st.openReadOnly(ctx)
+	db, kr, err := c.openForReading(ctx, st, live)
 	if err != nil {
 		return err
 	}
@@ -61,7 +65,7 @@ a backup; PostgreSQL is read while secretsd serves.`)
 	}
 
 	s := statsJSON{
-		Store: db.st.Kind, Database: st.where(), Tenants: len(tenants),
+		Store: db.st.Kind, Database: cmp.Or(db.source, st.where()), Tenants: len(tenants),
 		TenantsByState: map[string]int{}, MasterKeysInUse: map[string]int{},
 		KeyringIDs: kr.IDs(), KeyringPrimary: kr.PrimaryID(),
 	}

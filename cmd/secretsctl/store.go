@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,8 +92,20 @@ func (s *storeFlags) keyringPath() string {
 	return filepath.Join(filepath.Dir(s.data), "master.key")
 }
 
+// keyring loads the keyring. A missing file is the usual mistake of a
+// command run on a backup kept elsewhere, whose directory has no master.key
+// beside it: the message says which flag points at the real one.
 func (s *storeFlags) keyring() (*seal.Keyring, error) {
-	return seal.LoadKeyringFile(s.keyringPath())
+	path := s.keyringPath()
+	kr, err := seal.LoadKeyringFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		how := "pass --master-key-file with the keyring secretsd uses (or used when the backup was taken)"
+		if s.keyFile == "" {
+			how += "; without it secretsctl looks next to --data"
+		}
+		return nil, fmt.Errorf("no master key at %s: %s", printable(path), how)
+	}
+	return kr, err
 }
 
 // database is an open store with the engine over it: the engine's
@@ -101,10 +114,22 @@ func (s *storeFlags) keyring() (*seal.Keyring, error) {
 type database struct {
 	*engine.Engine
 	st *backend.Opened
+	// source, when set, names where the data came from in messages (a hot
+	// copy of secretsd's file); cleanup, when set, runs after Close (it
+	// removes that copy).
+	source  string
+	cleanup func() error
 }
 
-// Close closes the store.
-func (db *database) Close() error { return db.st.Close() }
+// Close closes the store, then removes a hot copy it was read from.
+func (db *database) Close() error {
+	err := db.st.Close()
+	if db.cleanup != nil {
+		err = errors.Join(err, db.cleanup())
+		db.cleanup = nil
+	}
+	return err
+}
 
 // file is the bbolt file, for its page check and compaction; nil on
 // PostgreSQL.

@@ -27,18 +27,21 @@ type tenantJSON struct {
 }
 
 func runTenants(ctx context.Context, c *cli, args []string) error {
-	flags := c.flagSet("tenants", `[--json] [--data FILE | --store URL] [--master-key-file FILE]
+	flags := c.flagSet("tenants", `[--json] [--data FILE | --store URL] [--master-key-file FILE] [--backup-token-file FILE [--backup-addr ADDR]]
 
 Lists every installation: client key, product, state, number of secrets and
 audit events, install and uninstall times. Titles, content and shared secrets
-are never shown. A bbolt file needs secretsd stopped, or --data pointing at a
-backup; PostgreSQL is read while secretsd serves.`)
+are never shown. A bbolt file that a running secretsd holds is read as a hot
+copy through its backup listener (--backup-token-file, as for backup); else
+stop secretsd or point --data at a backup. PostgreSQL is read while secretsd
+serves.`)
 	st := c.storeFlags(flags)
+	live := c.liveFlags(flags)
 	asJSON := flags.Bool("json", false, "print a JSON array instead of a table")
 	if err := c.parse(flags, args); err != nil {
 		return err
 	}
-	db, _, err := st.openReadOnly(ctx)
+	db, _, err := c.openForReading(ctx, st, live)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ import (
 
 // ErrInUse is returned (wrapped) by Open and OpenReadOnly when another
 // process, such as a running secretsd, holds the database file.
-var ErrInUse = errors.New("bolt: the database is in use by another process")
+var ErrInUse = errors.New("bolt: the database is in use")
 
 // DB is an open database file.
 type DB struct {
@@ -45,13 +45,31 @@ type DB struct {
 // Open opens (creating if needed) the database at path, with 0600
 // permissions, creates the top-level buckets and converts an older layout.
 // It fails after 2 s with ErrInUse if another process holds the file.
-func Open(path string) (*DB, error) {
+func Open(path string) (*DB, error) { return open(path, openTimeout) }
+
+// openTimeout is how long Open and OpenReadOnly wait for another process to
+// release the file: long enough for a restart to overlap the old process's
+// last moments, short enough that a second instance fails at once.
+const openTimeout = 2 * time.Second
+
+// inUse is the error of an open that timed out on the file lock. bbolt says
+// only "timeout"; an operator needs to hear who holds the file and what to
+// change, so the message names both.
+func inUse(path string, advice string) error {
+	msg := fmt.Sprintf("%s is held by another process, probably a running secretsd", path)
+	if advice != "" {
+		msg += "; " + advice
+	}
+	return fmt.Errorf("%w: %s", ErrInUse, msg)
+}
+
+func open(path string, timeout time.Duration) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: create data directory: %w", err)
 	}
-	b, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
 	if errors.Is(err, bbolt.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s (stop the other secretsd, or give this one another --store)", ErrInUse, path)
+		return nil, inUse(path, "stop it, or start this one with another --data (and its own --addr, --ops-addr and --backup-addr)")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
@@ -68,10 +86,13 @@ func Open(path string) (*DB, error) {
 // than a new empty database. It takes a shared lock and fails after 2 s with
 // ErrInUse if a writer holds the file. Writes fail with store.ErrReadOnly.
 // A file in an older layout must be opened for writing once first.
-func OpenReadOnly(path string) (*DB, error) {
-	b, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+func OpenReadOnly(path string) (*DB, error) { return openReadOnly(path, openTimeout) }
+
+func openReadOnly(path string, timeout time.Duration) (*DB, error) {
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, bbolt.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s", ErrInUse, path)
+		// The callers (secretsctl) know what to do instead and add it.
+		return nil, inUse(path, "")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/connect-secrets/secrets/pkg/server"
+	"github.com/rs/zerolog"
+)
+
+// TestMissingMasterKey: a command on a backup copied elsewhere finds no
+// master.key beside it and says which flag to pass, not "stat …: no such
+// file".
+func TestMissingMasterKey(t *testing.T) {
+	f := newFixture(t)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	run(t, f.env(), "backup", "--offline", "--out", backup).want(t, 0)
+	wantKey := filepath.Join(filepath.Dir(backup), "master.key")
+
+	for _, args := range [][]string{
+		{"verify", "--data", backup},
+		{"tenants", "--data", backup},
+		{"stats", "--data", backup},
+		{"rotate-master-key", "--data", backup, "--out", filepath.Join(t.TempDir(), "new.key")},
+	} {
+		r := run(t, nil, args...)
+		r.want(t, 1)
+		want := "no master key at " + wantKey + ": pass --master-key-file"
+		if !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "stat ") {
+			t.Errorf("%s: stderr %q, want %q", args[0], r.stderr, want)
+		}
+	}
+	// An explicit --master-key-file that is not there is named the same way.
+	missing := filepath.Join(t.TempDir(), "gone.key")
+	r := run(t, nil, "verify", "--data", backup, "--master-key-file", missing)
+	r.want(t, 1)
+	if !strings.Contains(r.stderr, "no master key at "+missing+": pass --master-key-file") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	// With the key, the same backup reads.
+	run(t, nil, "tenants", "--data", backup, "--master-key-file", f.keyFile).want(t, 0, "4 tenants")
+}
+
+// TestReadingCommandsWhileSecretsdRuns: tenants and stats on a file a running
+// secretsd holds read a hot copy through its backup listener when given the
+// token file, and otherwise refuse naming the flags that fix it.
+func TestReadingCommandsWhileSecretsdRuns(t *testing.T) {
+	f := newFixture(t)
+	db := f.open(t, f.keyFile) // secretsd is running
+	srv := httptest.NewServer(server.BackupHandler(server.BackupDeps{Backup: db.file().Backup, Token: []byte(testBackupToken), Logger: zerolog.Nop()}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	t.Run("refused without a token, with the fix", func(t *testing.T) {
+		for _, cmd := range []string{"tenants", "stats"} {
+			r := run(t, f.env(), cmd)
+			r.want(t, 1)
+			for _, want := range []string{"held by another process", "probably a running secretsd", "--backup-token-file", "--backup-addr"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("%s: stderr %q does not say %q", cmd, r.stderr, want)
+				}
+			}
+		}
+	})
+
+	tmpBefore := hotCopies(t)
+	t.Run("through the backup listener", func(t *testing.T) {
+		r := run(t, f.env(), "tenants", "--backup-addr", addr, "--backup-token-file", tokenFile(t))
+		r.want(t, 0, "tenant-a", "tenant-b", "tenant-c", "tenant-d", "4 tenants")
+		r = run(t, f.env(), "stats", "--backup-addr", addr, "--backup-token-file", tokenFile(t))
+		r.want(t, 0, "read as a hot copy from http://"+addr+"/backup", "4: 2 installed, 0 enabled, 0 disabled, 2 uninstalled", "key 1 wraps 4 tenant keys")
+	})
+	t.Run("token file from the environment", func(t *testing.T) {
+		env := tokenEnv(t, "SECRETS_DATA", f.data, "SECRETS_BACKUP_ADDR", addr)
+		run(t, env, "tenants", "--json").want(t, 0, `"clientKey": "tenant-a"`)
+	})
+	t.Run("a wrong token is refused", func(t *testing.T) {
+		wrong := filepath.Join(t.TempDir(), "wrong.token")
+		if err := os.WriteFile(wrong, []byte(strings.Repeat("w", 40)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, f.env(), "stats", "--backup-addr", addr, "--backup-token-file", wrong)
+		r.want(t, 1)
+		if !strings.Contains(r.stderr, "token was refused") || strings.Contains(r.stderr, "wwww") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+	})
+	// The hot copies are as sensitive as the database: none is left behind.
+	if after := hotCopies(t); len(after) != len(tmpBefore) {
+		t.Errorf("hot copies left in %s: %v", os.TempDir(), after)
+	}
+}
+
+// tokenFile writes testBackupToken to a file and returns its path.
+func tokenFile(t *testing.T) string {
+	t.Helper()
+	return tokenEnv(t)["SECRETS_BACKUP_TOKEN_FILE"]
+}
+
+// hotCopies lists the temporary directories of hot copies.
+func hotCopies(t *testing.T) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(os.TempDir(), "secretsctl-hot-copy-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
