@@ -90,8 +90,20 @@ func schemaURL(t *testing.T, schema string) string {
 func emptyFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &fixture{dir: dir, data: filepath.Join(dir, "secrets.db"), keyFile: filepath.Join(dir, "master.key")}
+	return fixtureAt(t, filepath.Join(dir, "secrets.db"), filepath.Join(dir, "master.key"))
+}
+
+// fixtureAt is emptyFixture with the database and key file where a
+// deployment keeps them (the runbook's paths, under a temporary root).
+func fixtureAt(t *testing.T, data, keyFile string) *fixture {
+	t.Helper()
+	f := &fixture{dir: filepath.Dir(data), data: data, keyFile: keyFile}
 	f.url = "bolt://" + f.data
+	for _, d := range []string{filepath.Dir(data), filepath.Dir(keyFile)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := seal.GenerateKeyFile(f.keyFile); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +413,7 @@ func TestRotateAndRetireMasterKey(t *testing.T) {
 
 	r := run(t, f.env(), "rotate-master-key", "--out", newKey)
 	r.want(t, 0, "master keys 1, 2, new primary key 2", "re-wrapped 4 tenant keys with key 2",
-		"Next steps", "--master-key-file "+newKey, "retire-master-key", "--id 1")
+		"Next steps", "--master-key-file "+newKey, "retire-master-key", "--out FINAL-KEYFILE")
 	fi, err := os.Stat(newKey)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("new key file: %v, %v", fi, err)

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/server"
 	"github.com/rs/zerolog"
 )
@@ -108,4 +111,67 @@ func hotCopies(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestRetireWithoutID: without --id, retire-master-key drops every key but
+// the primary that wraps nothing, says which, and keeps (and names) any key
+// still in use; with nothing to drop it writes nothing.
+func TestRetireWithoutID(t *testing.T) {
+	f := newFixture(t)
+	out := filepath.Join(f.dir, "out.key")
+
+	r := run(t, f.env(), "retire-master-key", "--out", out)
+	r.want(t, 1)
+	if !strings.Contains(r.stderr, "holds only its primary key 1: nothing to retire") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	noFile(t, out)
+
+	// Keys 1, 2 (primary 2) with every tenant key re-wrapped by 2, then a
+	// key 3 added without a re-wrap: 1 is unused, 2 still in use.
+	rotated := filepath.Join(f.dir, "rotated.key")
+	run(t, f.env(), "rotate-master-key", "--out", rotated).want(t, 0)
+	threeKeys := filepath.Join(f.dir, "three.key")
+	writeRotated(t, rotated, threeKeys)
+
+	r = run(t, f.env(), "retire-master-key", "--master-key-file", threeKeys, "--out", out)
+	r.want(t, 0, "master keys 2, 3, primary key 3; key 1 retired", "kept key 2, still in use (key 2 wraps 4 tenant keys)")
+	kr, err := seal.LoadKeyringFile(out)
+	if err != nil || !slices.Equal(kr.IDs(), []uint32{2, 3}) || kr.PrimaryID() != 3 {
+		t.Fatalf("keyring %v: %v", kr.IDs(), err)
+	}
+	f.unlockAll(t, out)
+
+	// Only key 2 left besides the primary, and it is in use: refused.
+	out2 := filepath.Join(f.dir, "out2.key")
+	r = run(t, f.env(), "retire-master-key", "--master-key-file", out, "--out", out2)
+	r.want(t, 1)
+	if !strings.Contains(r.stderr, "every old key still wraps tenant keys (key 2 wraps 4 tenant keys)") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	noFile(t, out2)
+}
+
+// writeRotated writes the keyring in from, plus a new primary key, to to,
+// without re-wrapping anything: as if a rotation stopped after its first step.
+func writeRotated(t *testing.T, from, to string) {
+	t.Helper()
+	kr, err := seal.LoadKeyringFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := kr.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, next.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func noFile(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was written (%v)", path, err)
+	}
 }

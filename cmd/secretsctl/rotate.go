@@ -85,23 +85,21 @@ started with NEWKEYFILE.`)
 	}
 	fmt.Fprintf(c.stdout, "re-wrapped %s with key %d; every tenant key is now wrapped by key %d\n", plural(n, "tenant key"), primary, primary)
 
+	// The steps are deploy/README.md's runbook (rotate-master-key), which
+	// runbook_test.go runs: the same commands in the same order, so the
+	// tool and the runbook cannot drift apart again.
 	old := kr.IDs()
-	retire := fmt.Sprintf("secretsctl retire-master-key %s --master-key-file %s --id %d --out NEWER-KEYFILE",
-		st.arg(), printable(*out), old[0])
-	if len(old) > 1 {
-		retire += fmt.Sprintf("\n     (once for each old key: %s)", idList(old))
-	}
 	fmt.Fprintf(c.stdout, `
-Next steps (%[1]s no longer opens this database):
+Next steps, with secretsd still stopped (%[1]s no longer opens this database):
   1. Check the database with the new keyring:
        secretsctl verify %[2]s --master-key-file %[3]s
-  2. Start secretsd (every replica) with --master-key-file %[3]s
+  2. Retire the old %[4]s, which now wraps nothing, into the keyring secretsd
+     is to run with:
+       secretsctl retire-master-key %[2]s --master-key-file %[3]s --out FINAL-KEYFILE
+  3. Start secretsd (every replica) with --master-key-file FINAL-KEYFILE
      (or SECRETS_MASTER_KEY_FILE).
-  3. Once it serves, at the next stop, retire the old key and start secretsd
-     with the file this writes:
-       %[4]s
-Backups taken before this rotation still need key %[5]s: keep %[1]s safe
-for as long as you keep them.
-`, printable(oldPath), st.arg(), printable(*out), retire, idList(old))
+Backups taken before this rotation still need %[4]s: keep %[1]s offline,
+apart from the backups, for as long as you keep them.
+`, printable(oldPath), st.arg(), printable(*out), keyNoun(old))
 	return nil
 }
