@@ -170,6 +170,21 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 	}
 
+	if !isFlagSet(fs, getenv, "base-url", "SECRETS_BASE_URL") {
+		// Every dev URL (the descriptors' baseUrl, the sandbox's sites,
+		// its install keys, the audience of its signed installs) derives
+		// from the base URL, so it must follow a changed --addr: left at
+		// :8080 it sends the sandbox's installs to whatever else listens
+		// there, which refuses them as "install signature is not valid".
+		base, err := devBaseURL(c.Addr)
+		if err != nil {
+			return c, err
+		}
+		c.BaseURL = base
+	}
+	if err := checkListeners(map[string]string{"--addr": c.Addr, "--ops-addr": c.OpsAddr, "--backup-addr": c.BackupAddr}); err != nil {
+		return c, err
+	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
@@ -343,4 +358,65 @@ func parseRegions(urls, keys string) (map[string]server.Region, error) {
 		return nil, nil
 	}
 	return regions, nil
+}
+
+// isFlagSet reports whether the operator chose a flag, on the command line
+// or through its variable.
+func isFlagSet(fs *flag.FlagSet, getenv func(string) string, name, envName string) bool {
+	set := getenv(envName) != ""
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// devBaseURL is the base URL when none is given: http://localhost on the
+// port of addr (http://localhost:8080 for the default :8080), or the
+// loopback host addr names, so that the one flag --addr moves everything.
+func devBaseURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q must be host:port or :port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return "", fmt.Errorf("--addr %q has no fixed port to derive the base URL from: pass --base-url too", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip == nil || !ip.IsLoopback() {
+		// A wildcard or another interface: the browser and the sandbox
+		// still reach it on localhost.
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+// checkListeners refuses two listeners on one port where their hosts
+// overlap (the same host, or either on every interface), which would fail
+// later as a bare "address already in use" naming neither flag. The usual
+// case is --addr :9090, the ops listener's default port.
+func checkListeners(addrs map[string]string) error {
+	type listener struct{ flag, host, port string }
+	var ls []listener
+	for flagName, addr := range addrs {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("%s %q must be host:port or :port", flagName, addr)
+		}
+		if port == "0" || port == "" {
+			continue // the system picks a free one
+		}
+		ls = append(ls, listener{flagName, host, port})
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	for i, a := range ls {
+		for _, b := range ls[i+1:] {
+			if a.port != b.port || !(a.host == b.host || wildcard(a.host) || wildcard(b.host)) {
+				continue
+			}
+			first, second := a, b
+			if first.flag > second.flag {
+				first, second = second, first
+			}
+			return fmt.Errorf("%s %s and %s %s both listen on port %s: give each its own port (a second instance needs its own --addr, --ops-addr and --backup-addr)",
+				first.flag, addrs[first.flag], second.flag, addrs[second.flag], first.port)
+		}
+	}
+	return nil
 }

@@ -180,16 +180,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          newStdLogger(log),
 	}
-	pl, err := net.Listen("tcp", cfg.Addr)
+	pl, err := listen("--addr", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	ol, err := net.Listen("tcp", cfg.OpsAddr)
+	ol, err := listen("--ops-addr", cfg.OpsAddr)
 	if err != nil {
 		pl.Close()
 		return err
 	}
-	bl, err := net.Listen("tcp", cfg.BackupAddr)
+	bl, err := listen("--backup-addr", cfg.BackupAddr)
 	if err != nil {
 		pl.Close()
 		ol.Close()
@@ -237,6 +237,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	err = errors.Join(public.Shutdown(sctx), ops.Shutdown(sctx), backup.Shutdown(sctx))
 	log.Info().Msg("stopped")
 	return err
+}
+
+// listen listens on addr; a port in use is named by its flag, since the
+// usual cause is a second secretsd started with the first one's addresses.
+func listen(flagName, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: %w: another process (another secretsd?) listens there; give this one its own %s (see README, \"A second instance\")", flagName, addr, err, flagName)
+	}
+	return l, err
 }
 
 // defaultGCPercent is secretsd's GOGC unless the environment sets one.
