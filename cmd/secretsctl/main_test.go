@@ -258,7 +258,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"tenants", "extra"}, 2, "", `unexpected arguments ["extra"]`},
 		{[]string{"backup"}, 2, "", "--out is required"},
 		{[]string{"rotate-master-key"}, 2, "", "--out is required"},
-		{[]string{"retire-master-key", "--out", "x"}, 2, "", "--id must be"},
+		{[]string{"retire-master-key", "--id", "0", "--out", "x"}, 2, "", "--id must be"},
 		{[]string{"retire-master-key", "--id", "4294967296", "--out", "x"}, 2, "", "--id must be"},
 		{[]string{"purge", "--retention", "a month"}, 2, "", "--retention"},
 		{[]string{"purge", "--retention", "-1h"}, 2, "", "--retention"},

@@ -288,7 +288,7 @@ func TestMigrateRefuses(t *testing.T) {
 		running := f.open(t, f.keyFile)
 		r := run(t, nil, "migrate", "--from", f.data, "--to", target)
 		r.want(t, 1)
-		if !strings.Contains(r.stderr, "in use by another process") || !strings.Contains(r.stderr, "stop secretsd first") {
+		if !strings.Contains(r.stderr, "held by another process") || !strings.Contains(r.stderr, "stop secretsd first") {
 			t.Errorf("stderr %q", r.stderr)
 		}
 		running.Close()
