@@ -92,6 +92,23 @@ func TestListenersMustNotCollide(t *testing.T) {
 	}
 }
 
+// TestPortInUseNamesItsFlag: a second secretsd with its own --data but the
+// first one's ports hears which flag to change, not only "address already
+// in use".
+func TestPortInUseNamesItsFlag(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	err = Run(context.Background(), []string{"--addr", "127.0.0.1:0", "--base-url", "http://localhost:1", "--ops-addr", addr, "--backup-addr", "127.0.0.1:0",
+		"--data", filepath.Join(t.TempDir(), "secrets.db")}, env(), io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "--ops-addr "+addr) || !strings.Contains(err.Error(), "give this one its own --ops-addr") {
+		t.Errorf("got %v", err)
+	}
+}
+
 // TestSecondSecretsdOnHeldDatabase: a second secretsd on a file the first
 // holds says who holds it and which flag to change, not bbolt's
 // "open …: timeout". (bbolt's lock is per open file, so a handle here
