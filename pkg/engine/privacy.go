@@ -103,12 +103,15 @@ func (e *Engine) RunPrivacyReport(ctx context.Context, holder string, ttl time.D
 	}); err != nil {
 		return r, err
 	}
+	// One site's failure (its host down, no way to sign for it) does not
+	// hold up the others; the first error is returned after all are tried.
+	var first error
 	for _, t := range tenants {
-		if err := e.reportTenant(ctx, t, rep, &r); err != nil {
-			return r, err
+		if err := e.reportTenant(ctx, t, rep, &r); err != nil && first == nil {
+			first = err
 		}
 	}
-	return r, nil
+	return r, first
 }
 
 func (e *Engine) reportTenant(ctx context.Context, tenant string, rep PersonalDataReporter, r *PrivacyReport) error {
