@@ -339,7 +339,7 @@ func connectHost(eng *engine.Engine, cfg Config) func(context.Context, string) (
 			return connect.Host{}, err
 		}
 		if inst.SharedSecret == "" {
-			return connect.Host{}, fmt.Errorf("personal data report: tenant has no Connect shared secret")
+			return connect.Host{}, engine.ErrNotReportable
 		}
 		key := cfg.ConfluenceKey
 		if inst.Product == secrets.ProductJira {

@@ -63,6 +63,11 @@ type RetryAfterError struct{ After time.Duration }
 
 func (e *RetryAfterError) Error() string { return "personal data report: rate limited" }
 
+// ErrNotReportable, from a reporter, means it cannot report for this
+// tenant (e.g. a Forge installation to a Connect-only reporter): the
+// tenant is skipped quietly and tried again next pass.
+var ErrNotReportable = errors.New("engine: tenant not reportable by this reporter")
+
 // PersonalDataReporter sends one batch of a tenant's accounts to
 // Atlassian, signed for that tenant.
 type PersonalDataReporter interface {
@@ -154,7 +159,9 @@ func (e *Engine) reportTenant(ctx context.Context, tenant string, rep PersonalDa
 		res, err := rep.ReportAccounts(ctx, tenant, batch)
 		r.Batches++
 		var ra *RetryAfterError
-		if errors.As(err, &ra) {
+		if errors.Is(err, ErrNotReportable) {
+			return nil
+		} else if errors.As(err, &ra) {
 			r.Deferred++
 			return e.savePrivacy(ctx, tenant, func(s *privacyState) { s.RetryAt = now.Add(ra.After) })
 		} else if err != nil {
