@@ -331,3 +331,26 @@ func adFor(tenant string, b store.Bucket, key []byte) []byte {
 	}
 	return nil
 }
+
+type declining struct{}
+
+func (declining) ReportAccounts(context.Context, string, []ReportedAccount) (ReportResult, error) {
+	return ReportResult{}, ErrNotReportable
+}
+
+// TestPrivacyNotReportable: a tenant the reporter declines is skipped
+// without an error and without being marked reported.
+func TestPrivacyNotReportable(t *testing.T) {
+	each(t, func(t *testing.T, st store.Store) {
+		e := replica(t, st, testKeyring(t))
+		installed(t, e, "site-a", secrets.ProductJira)
+		create(t, e, alice("jira:issue:1"), "c", "password-1")
+		if r, err := e.RunPrivacyReport(ctx, "a", time.Minute, declining{}); err != nil || r.Reported != 0 {
+			t.Fatalf("declined: %+v %v", r, err)
+		}
+		f := &fakeReporter{}
+		if r, err := e.RunPrivacyReport(ctx, "a", time.Minute, f); err != nil || r.Reported != 1 {
+			t.Fatalf("then a reporter that can: %+v %v", r, err)
+		}
+	})
+}
