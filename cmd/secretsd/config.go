@@ -57,6 +57,10 @@ type Config struct {
 	// Retention is how long an uninstalled tenant's data is kept, so a
 	// re-install within it restores everything.
 	Retention time.Duration
+	// PersonalDataURL replaces each site's baseUrl as the base of the
+	// personal-data report endpoint (the sandbox's stand-in in dev);
+	// empty: the site's own.
+	PersonalDataURL string
 	// JanitorInterval is how often each replica tries for the janitor
 	// lease and, holding it, sweeps expired secrets, stale revocations
 	// and tenants past Retention. One minute in production; tests of the
@@ -139,6 +143,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	kdfTime := fs.Uint("kdf-time", uint(seal.DefaultKDFParams.Time), "argon2id passes")
 	kdfThreads := fs.Uint("kdf-threads", uint(seal.DefaultKDFParams.Threads), "argon2id lanes")
 	fs.IntVar(&c.KDFConcurrency, "kdf-concurrency", max(1, runtime.GOMAXPROCS(0)/2), "argon2id derivations running at once (each already uses --kdf-threads lanes); more queue")
+	str(&c.PersonalDataURL, "personal-data-url", "SECRETS_PERSONAL_DATA_URL", "", "base URL of Atlassian's personal data reporting API; empty: each site's baseUrl")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight requests")
 	if err := fs.Parse(args); err != nil {
 		return c, err

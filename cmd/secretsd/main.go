@@ -200,6 +200,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go func() { errc <- ops.Serve(ol) }()
 	go func() { errc <- backup.Serve(bl) }()
 	go janitor(ctx, eng, st.Bolt, cfg.Retention, cfg.JanitorInterval, log)
+	go reportPersonalData(ctx, eng, &connect.PersonalDataReporter{BaseURL: cfg.PersonalDataURL, Host: connectHost(eng, cfg)}, cfg.JanitorInterval, log)
 
 	if len(cfg.BackupToken) == 0 {
 		log.Warn().Msg("no --backup-token-file: GET /backup refuses every request")
@@ -312,6 +313,49 @@ func janitor(ctx context.Context, eng *engine.Engine, db *bolt.DB, retention, in
 				}
 			}
 		}
+	}
+}
+
+// reportPersonalData runs the personal-data report (engine/privacy.go)
+// every interval on whichever replica holds its lease; accounts are only
+// sent once per cycle period, so most passes send nothing.
+func reportPersonalData(ctx context.Context, eng *engine.Engine, rep engine.PersonalDataReporter, interval time.Duration, log zerolog.Logger) {
+	holder := janitorHolder()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r, err := eng.RunPrivacyReport(ctx, holder, interval*5/6, rep)
+			if err != nil {
+				log.Error().Err(err).Msg("personal data report")
+			}
+			if r.Reported > 0 || r.Closed > 0 {
+				log.Info().Int("reported", r.Reported).Int("closed", r.Closed).Int("deferred", r.Deferred).Msg("personal data reported")
+			}
+		}
+	}
+}
+
+// connectHost finds what signing a host call for a Connect tenant takes.
+// A Forge installation has no shared secret: it is refused here until the
+// Forge reporter (app system token) exists.
+func connectHost(eng *engine.Engine, cfg Config) func(context.Context, string) (connect.Host, error) {
+	return func(ctx context.Context, tenant string) (connect.Host, error) {
+		inst, err := eng.FindInstallation(ctx, tenant)
+		if err != nil {
+			return connect.Host{}, err
+		}
+		if inst.SharedSecret == "" {
+			return connect.Host{}, engine.ErrNotReportable
+		}
+		key := cfg.ConfluenceKey
+		if inst.Product == secrets.ProductJira {
+			key = cfg.JiraKey
+		}
+		return connect.Host{ClientKey: inst.ClientKey, Product: string(inst.Product), BaseURL: inst.BaseURL, AppKey: key, SharedSecret: []byte(inst.SharedSecret)}, nil
 	}
 }
 

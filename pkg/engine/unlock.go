@@ -89,6 +89,11 @@ func checkCapability(tx store.Tx, k *seal.TenantKey, inst *secrets.Installation,
 	if err != nil {
 		return nil, err
 	}
+	if revoked == nil { // a closed account's tokens all die (privacy.go)
+		if revoked, err = tx.Get(a.ClientKey, store.Revoked, closedAccountKey(k, c.Account)); err != nil {
+			return nil, err
+		}
+	}
 	if revoked != nil || time.Unix(0, c.IssuedAt).Before(inst.TokensValidFrom) {
 		return nil, unlockRequired()
 	}

@@ -121,6 +121,8 @@ type Sandbox struct {
 	// licenceLapsed is the dev sites' licence switch, off (active) at
 	// first (licence.go).
 	licenceLapsed atomic.Bool
+
+	pdr personalData // the personal data reporting stand-in (privacy.go)
 }
 
 // tenant is one dev site and its installation of the app.
@@ -278,6 +280,8 @@ func (s *Sandbox) Mount(e *echo.Echo) {
 	e.GET(confluenceRoute+"/rest/api/user", s.confluence.rest(s.confluenceUser), mw...)
 	e.GET(jiraRoute+"/rest/atlassian-connect/1/addons/:key", s.jira.rest(s.addon(s.jira)), mw...)
 	e.GET(confluenceRoute+"/rest/atlassian-connect/1/addons/:key", s.confluence.rest(s.addon(s.confluence)), mw...)
+	e.POST(jiraRoute+"/rest/atlassian-connect/latest/report/accounts", s.jira.rest(s.reportAccounts(s.jira)), mw...)
+	e.POST(confluenceRoute+"/rest/atlassian-connect/latest/report/accounts", s.confluence.rest(s.reportAccounts(s.confluence)), mw...)
 	e.GET(mountPath+"/licence", s.getLicence, mw...)
 	e.POST(mountPath+"/licence", s.setLicence, mw...)
 	e.GET(mountPath+"/licence.js", serveAsset("licence.js", "text/javascript; charset=utf-8"), mw...)
