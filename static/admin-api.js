@@ -51,6 +51,20 @@ export class AdminApi {
     await this.#request('POST', `/secrets/${encodeURIComponent(id)}/reset-lockout`);
   }
 
+  /**
+   * lockouts → [{accountId, everyone, failures, lockedUntil}]: who failed
+   * to unlock a secret and who is locked out until when.
+   */
+  async lockouts(id) {
+    const { data } = await this.#request('GET', `/secrets/${encodeURIComponent(id)}/lockouts`);
+    return Array.isArray(data && data.lockouts) ? data.lockouts : [];
+  }
+
+  /** resetUserLockout clears one account's failed attempts on a secret. */
+  async resetUserLockout(id, accountId) {
+    await this.#request('POST', `/secrets/${encodeURIComponent(id)}/lockouts/reset`, { body: { accountId } });
+  }
+
   /** licence → {licensing, state, message}: the site's licence as the server sees it. */
   async licence() {
     const { data } = await this.#request('GET', '/licence');

@@ -170,8 +170,8 @@ export class AuditPanel {
         cell('Time', time),
         cell('Event', h('span', { class: `admin-event-type admin-event-${eventTone(ev.type)}`, text: eventLabel(ev.type) })),
         cell('Who', person(host, ev.accountId, changed)),
-        cell('Secret', shortId(ev.secretId) || '—'),
-        cell('Location', locationText(ev)),
+        cell('Secret', secretCell(ev)),
+        cell('Location', locationCell(ev)),
       ]));
       this.#count += 1;
     }
@@ -241,4 +241,21 @@ function eventTone(type) {
     default:
       return 'default';
   }
+}
+
+// secretCell names the secret by the title the event recorded, with the id
+// in a tooltip; events written before titles were kept show the short id.
+function secretCell(ev) {
+  const title = typeof ev.title === 'string' ? ev.title.trim() : '';
+  if (!title) return shortId(ev.secretId) || '—';
+  return h('span', { class: 'admin-secret-name', title: typeof ev.secretId === 'string' ? ev.secretId : null, text: title });
+}
+
+// locationCell links the issue or page on the site when the server could
+// build the link. Only http(s) links are followed; anything else is text.
+function locationCell(ev) {
+  const text = locationText(ev);
+  const link = typeof ev.link === 'string' ? ev.link : '';
+  if (!/^https?:\/\//i.test(link)) return text;
+  return h('a', { href: link, target: '_blank', rel: 'noopener noreferrer', text });
 }

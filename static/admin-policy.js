@@ -18,19 +18,23 @@ const GROUPS = [
     fields: [
       {
         key: 'minPasswordLength', label: 'Minimum password length', unit: 1, integer: true,
-        hint: '8 to 128 characters. Applies when a secret is added or its password is changed.',
+        min: 8, max: 128,
+        hint: 'From 8 to 128 characters. Applies when a secret is added or its password is changed.',
       },
       {
         key: 'lockoutThreshold', label: 'Failed attempts before lockout', unit: 1, integer: true,
-        hint: '1 to 100 wrong passwords in a row.',
+        min: 1, max: 100,
+        hint: 'From 1 to 100 failed attempts in a row.',
       },
       {
         key: 'lockoutSeconds', label: 'Lockout (minutes)', unit: MINUTE,
-        hint: '10 seconds to 24 hours. Each further wrong password doubles it.',
+        min: 10 / MINUTE, max: 1440,
+        hint: 'From 0.17 (10 seconds) to 1440 minutes (24 hours). Each further wrong password doubles it.',
       },
       {
         key: 'lockoutMaxSeconds', label: 'Longest lockout (minutes)', unit: MINUTE,
-        hint: 'At least the lockout, at most 7 days.',
+        min: 10 / MINUTE, max: 10080,
+        hint: 'From the lockout to 10080 minutes (7 days).',
       },
     ],
   },
@@ -39,11 +43,13 @@ const GROUPS = [
     fields: [
       {
         key: 'unlockTtlSeconds', label: 'Unlock lasts (minutes)', unit: MINUTE,
-        hint: '1 minute to 24 hours. An unlocked secret locks itself after this.',
+        min: 1, max: 1440,
+        hint: 'From 1 to 1440 minutes (24 hours). An unlocked secret locks itself after this.',
       },
       {
         key: 'defaultExpirySeconds', label: 'Secrets expire after (days, 0 = never)', unit: DAY, zeroIsNever: true,
-        hint: '0, or 1 hour to 5 years. New secrets delete themselves after this; existing ones keep their date.',
+        min: 1 / 24, max: 1825,
+        hint: '0 for never, or from 0.042 (1 hour) to 1825 days (5 years). New secrets delete themselves after this; existing ones keep their date.',
       },
     ],
   },
@@ -122,7 +128,8 @@ export class PolicyPanel {
       type: 'number',
       id: uid('policy'),
       class: 'admin-number',
-      min: '0',
+      min: def.zeroIsNever ? '0' : String(def.min),
+      max: String(def.max),
       step: def.integer ? '1' : 'any',
       inputmode: def.integer ? 'numeric' : 'decimal',
       required: true,
@@ -175,6 +182,14 @@ export class PolicyPanel {
       if (!Number.isFinite(n)) return { problem: `Enter a number for “${def.label}”.`, input };
       if (n < 0) return { problem: `“${def.label}” cannot be negative.`, input };
       if (def.integer && !Number.isInteger(n)) return { problem: `“${def.label}” must be a whole number.`, input };
+      // The limits the hint states, checked here so Save never fails on a
+      // rule the form did not show (the server checks them again). The
+      // smallest values are rounded in the hint, so compare in seconds.
+      const seconds = Math.round(n * def.unit);
+      const low = Math.round(def.min * def.unit);
+      if (!(def.zeroIsNever && n === 0) && (seconds < low || n > def.max)) {
+        return { problem: `“${def.label}”: ${def.hint.split('. ')[0].replace(/\.$/, '')}.`, input };
+      }
       policy[def.key] = Math.round(n * def.unit);
     }
     return { policy };

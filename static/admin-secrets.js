@@ -196,6 +196,11 @@ export class SecretsPanel {
 
     const actions = h('div', { class: 'admin-row-actions' });
     if (s.locked || failed > 0) {
+      actions.append(button('Who is locked out', {
+        'aria-describedby': titleId,
+        'aria-expanded': 'false',
+        onClick: (e) => this.#showLockouts(s, tr, e.currentTarget),
+      }));
       actions.append(button('Reset lockout', {
         'aria-describedby': titleId,
         onClick: () => this.#resetLockout(s, tr),
@@ -293,6 +298,76 @@ export class SecretsPanel {
     }
   }
 
+  // ---- lockouts per user -----------------------------------------------
+
+  // #showLockouts opens a row under the secret listing who failed to unlock
+  // it and who is locked out until when, each with its own reset.
+  async #showLockouts(s, tr, opener) {
+    const open = tr.nextElementSibling && tr.nextElementSibling.classList.contains('admin-lockouts-row');
+    if (open) {
+      tr.nextElementSibling.remove();
+      opener.setAttribute('aria-expanded', 'false');
+      this.#ctx.changed();
+      return;
+    }
+    const message = new MessageArea();
+    const list = h('ul', { class: 'admin-lockouts' });
+    const box = h('div', { class: 'admin-lockouts-box', 'aria-busy': 'true' },
+      h('p', { text: `Failed unlocks of “${s.title}”:` }), list, message.el);
+    const row = h('tr', { role: 'row', class: 'admin-lockouts-row' },
+      h('td', { role: 'cell', colspan: String(COLUMNS.length) }, box));
+    tr.after(row);
+    opener.setAttribute('aria-expanded', 'true');
+    this.#ctx.changed();
+    try {
+      const lockouts = await this.#ctx.api.lockouts(s.id);
+      box.removeAttribute('aria-busy');
+      if (lockouts.length === 0) list.append(h('li', { text: 'Nobody is locked out now.' }));
+      for (const l of lockouts) list.append(this.#lockoutItem(s, l, message));
+    } catch (err) {
+      box.removeAttribute('aria-busy');
+      if (this.#ctx.failed(err)) return;
+      message.error(describeError(err));
+    }
+    this.#ctx.changed();
+  }
+
+  #lockoutItem(s, l, message) {
+    const { host } = this.#ctx;
+    const until = l.lockedUntil ? timeElement(l.lockedUntil) : null;
+    const state = until
+      ? h('span', { class: 'admin-lockout-until' }, 'locked out until ', until)
+      : h('span', { text: `${l.failures} failed ${l.failures === 1 ? 'attempt' : 'attempts'}, not locked out` });
+    if (l.everyone) {
+      return h('li', { class: 'admin-lockout', dataset: { account: '' } },
+        h('strong', { text: 'Everyone' }), ' ', state,
+        ' (too many failures from several accounts; Reset lockout clears it)');
+    }
+    if (!l.accountId) {
+      return h('li', { class: 'admin-lockout' }, h('span', { text: 'Someone (recorded before names were kept)' }), ' ', state);
+    }
+    const item = h('li', { class: 'admin-lockout', dataset: { account: l.accountId } },
+      person(host, l.accountId, () => this.#ctx.changed()), ' ', state, ' ');
+    item.append(button('Reset for this person', {
+      onClick: async (e) => {
+        const b = e.currentTarget;
+        b.disabled = true;
+        message.clear();
+        try {
+          await this.#ctx.api.resetUserLockout(s.id, l.accountId);
+          item.replaceChildren(person(host, l.accountId, () => this.#ctx.changed()), ' ', h('span', { text: 'can try again now.' }));
+          this.#status.show(`Reset the lockout of one person on “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
+        } catch (err) {
+          b.disabled = false;
+          if (this.#ctx.failed(err)) return;
+          message.error(describeError(err));
+        }
+        this.#ctx.changed();
+      },
+    }));
+    return item;
+  }
+
   // ---- reset lockout ---------------------------------------------------
 
   async #resetLockout(s, tr) {
@@ -308,6 +383,8 @@ export class SecretsPanel {
       const confirming = tr.classList.contains('is-confirming');
       if (confirming) this.#closeConfirm();
       const row = this.#row(fresh);
+      const lockouts = tr.nextElementSibling;
+      if (lockouts && lockouts.classList.contains('admin-lockouts-row')) lockouts.remove();
       tr.replaceWith(row);
       this.#status.show(`Reset the lockout of “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
       findButton(row, 'Delete').focus();

@@ -33,6 +33,7 @@ export class Host {
   constructor({ product, accountId }) {
     this.#product = product;
     this.#me = accountId;
+    followTheme();
   }
 
   /**
@@ -148,5 +149,19 @@ function nameFrom(body) {
     return name.length > MAX_NAME_CHARS ? `${name.slice(0, MAX_NAME_CHARS)}…` : name;
   } catch {
     return ANOTHER_USER;
+  }
+}
+
+// followTheme asks Connect's all.js to apply the host's theme (light, dark,
+// or the user's system setting) to this frame: the host then sets
+// data-color-mode on <html> and provides the --ds-* design tokens that
+// app.css reads, keeping its fallbacks when nothing arrives. Forge frames
+// have no window.AP: forge-app.js calls view.theme.enable() instead.
+function followTheme() {
+  const AP = window.AP;
+  try {
+    if (AP && AP.theming && typeof AP.theming.initializeTheming === 'function') AP.theming.initializeTheming();
+  } catch {
+    // Theming is cosmetic: an old all.js without it keeps the light look.
   }
 }

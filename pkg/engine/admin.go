@@ -85,7 +85,8 @@ func (e *Engine) ResetLockout(ctx context.Context, clientKey, adminAccountID, id
 
 // onSecret runs an admin action on a secret of the site, whatever its
 // container, and audits it, in one transaction.
-func (e *Engine) onSecret(ctx context.Context, clientKey, adminAccountID, id string, ev secrets.EventType, action func(store.Tx, *seal.TenantKey, string, *secretRecord) error) error {
+// Each edit, if any, adds to the audit event (such as its subject).
+func (e *Engine) onSecret(ctx context.Context, clientKey, adminAccountID, id string, ev secrets.EventType, action func(store.Tx, *seal.TenantKey, string, *secretRecord) error, edits ...func(*secrets.AuditEvent)) error {
 	if !secrets.ValidSecretID(id) {
 		return notFound()
 	}
@@ -102,7 +103,11 @@ func (e *Engine) onSecret(ctx context.Context, clientKey, adminAccountID, id str
 		if err := action(tx, k, clientKey, rec); err != nil {
 			return err
 		}
-		return audit(tx, k, clientKey, recordEvent(now, ev, adminAccountID, rec))
+		event := recordEvent(now, ev, adminAccountID, rec)
+		for _, edit := range edits {
+			edit(&event)
+		}
+		return audit(tx, k, clientKey, event)
 	})
 }
 

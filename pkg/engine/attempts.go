@@ -29,6 +29,10 @@ import (
 type userAttempts struct {
 	Failures    int       `json:"f"`
 	LockedUntil time.Time `json:"l,omitzero"`
+	// AccountID is whose failures these are, so an admin can see who is
+	// locked out; the key is a MAC and names nobody. Sealed; empty in
+	// records written before it was kept.
+	AccountID string `json:"u,omitempty"`
 }
 
 // secretAttempts is a secret's failed-unlock state over all users, within a
@@ -110,6 +114,7 @@ func countAttempt(tx store.Tx, k *seal.TenantKey, a secrets.Actor, id string, p 
 		return ua, locked(wait)
 	}
 	ua.Failures++
+	ua.AccountID = a.AccountID
 	if d := p.LockoutFor(ua.Failures); d > 0 {
 		ua.LockedUntil = now.Add(d)
 	}

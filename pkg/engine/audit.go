@@ -18,6 +18,14 @@ func audit(tx store.Tx, k *seal.TenantKey, tenant string, ev secrets.AuditEvent)
 		return err
 	}
 	ev.Seq = seq
+	// Name the secret as it is now, so the log still says which one after a
+	// rename or delete. A secret already gone (deleted in this transaction)
+	// keeps whatever title the caller set.
+	if ev.Title == "" && ev.SecretID != "" {
+		if rec, err := readSecret(tx, k, tenant, ev.SecretID); err == nil {
+			ev.Title = rec.Title
+		}
+	}
 	v, err := sealJSON(k, ev, auditAD(tenant, seq))
 	if err != nil {
 		return err
@@ -34,5 +42,5 @@ func actorEvent(now time.Time, typ secrets.EventType, a secrets.Actor, id string
 
 // recordEvent is an event on a stored secret by account (empty: the system).
 func recordEvent(now time.Time, typ secrets.EventType, account string, rec *secretRecord) secrets.AuditEvent {
-	return secrets.AuditEvent{Time: now, Type: typ, AccountID: account, SecretID: rec.ID, Container: secrets.Container(rec.Container), Location: rec.Location}
+	return secrets.AuditEvent{Time: now, Type: typ, AccountID: account, SecretID: rec.ID, Container: secrets.Container(rec.Container), Location: rec.Location, Title: rec.Title}
 }

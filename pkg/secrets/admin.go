@@ -29,6 +29,16 @@ type SecretInfo struct {
 	FailingAccounts int
 }
 
+// Lockout is one account's failed unlocks of a secret, as a site admin
+// sees them. An empty AccountID with Everyone set is the secret-wide
+// lockout that guesses from many accounts trigger.
+type Lockout struct {
+	AccountID   string    // whose failures; "" when the record predates it being kept
+	Everyone    bool      // the secret is locked for every user
+	Failures    int       // failed attempts counted now
+	LockedUntil time.Time // zero: not locked out, only counted
+}
+
 // SecretQuery selects and pages the secrets of a site.
 type SecretQuery struct {
 	Search string // case-insensitive substring of title or location; "" for all
@@ -98,6 +108,14 @@ type AdminService interface {
 	// ResetLockout clears the failed attempts of every user on a secret.
 	// CodeNotFound.
 	ResetLockout(ctx context.Context, clientKey, adminAccountID, id string) error
+
+	// Lockouts lists who has failed to unlock a secret and who is locked
+	// out until when, locked out first. CodeNotFound.
+	Lockouts(ctx context.Context, clientKey, id string) ([]Lockout, error)
+
+	// ResetUserLockout forgets one account's failed attempts on a secret,
+	// leaving everyone else's. CodeNotFound.
+	ResetUserLockout(ctx context.Context, clientKey, adminAccountID, id, accountID string) error
 
 	// SitePolicy returns the site's policy (the default if never set).
 	SitePolicy(ctx context.Context, clientKey string) (Policy, error)

@@ -28,4 +28,10 @@ type AuditEvent struct {
 	SecretID  string    `json:"secretId,omitempty"`
 	Container Container `json:"container,omitempty"`
 	Location  string    `json:"location,omitempty"` // human label of the container
+	// Title is the secret's title when the event happened, so the log still
+	// names a secret after it was renamed or deleted. Sealed like the rest.
+	Title string `json:"title,omitempty"`
+	// Subject is the account an admin action concerned (a per-user lockout
+	// reset); empty otherwise.
+	Subject string `json:"subject,omitempty"`
 }

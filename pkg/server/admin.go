@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +99,46 @@ func (s *Server) adminResetLockout(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// lockoutJSON is one account's failed unlocks of a secret.
+type lockoutJSON struct {
+	AccountID   string     `json:"accountId,omitempty"`
+	Everyone    bool       `json:"everyone,omitempty"`
+	Failures    int        `json:"failures"`
+	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
+}
+
+// adminLockouts says who failed to unlock a secret and who is locked out
+// until when.
+func (s *Server) adminLockouts(c echo.Context) error {
+	list, err := s.admin.Lockouts(c.Request().Context(), actor(c).ClientKey, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	out := make([]lockoutJSON, len(list))
+	for i, l := range list {
+		out[i] = lockoutJSON{AccountID: l.AccountID, Everyone: l.Everyone, Failures: l.Failures, LockedUntil: optTime(l.LockedUntil)}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"lockouts": out})
+}
+
+// adminResetUserLockout forgets one account's failures on a secret.
+func (s *Server) adminResetUserLockout(c echo.Context) error {
+	var req struct {
+		AccountID *string `json:"accountId"`
+	}
+	if err := bindJSON(c, limitSmallBody, &req); err != nil {
+		return err
+	}
+	if req.AccountID == nil || *req.AccountID == "" {
+		return secrets.Errorf(secrets.CodeInvalid, "accountId names the account whose lockout to reset.")
+	}
+	a := actor(c)
+	if err := s.admin.ResetUserLockout(c.Request().Context(), a.ClientKey, a.AccountID, c.Param("id"), *req.AccountID); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 // policyJSON is a site policy on the wire, durations in seconds.
 type policyJSON struct {
 	MinPasswordLength    *int   `json:"minPasswordLength"`
@@ -182,6 +224,47 @@ type auditEventJSON struct {
 	SecretID  string    `json:"secretId,omitempty"`
 	Container string    `json:"container,omitempty"`
 	Location  string    `json:"location,omitempty"`
+	Title     string    `json:"title,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	Link      string    `json:"link,omitempty"`
+}
+
+// issueKey matches a Jira issue key, the only location a /browse/ link
+// may be built from.
+var issueKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,17}$`)
+
+// containerLink is where an admin opens the issue or page of a container
+// on the site, or "" when that cannot be said (no site URL, a Forge site
+// without one, an unknown container). Only ids that passed the container
+// syntax reach the URL, and they are escaped.
+func containerLink(site string, ctr secrets.Container, location string) string {
+	u, err := url.Parse(strings.TrimRight(site, "/"))
+	if site == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	parts := strings.Split(string(ctr), ":")
+	switch {
+	case len(parts) == 3 && parts[0] == "jira" && parts[1] == "issue":
+		if issueKey.MatchString(location) {
+			return u.String() + "/browse/" + location
+		}
+		return u.String() + "/secure/ViewIssue.jspa?id=" + url.QueryEscape(parts[2])
+	case len(parts) == 4 && parts[0] == "confluence" && parts[1] == "page":
+		return u.String() + "/pages/viewpage.action?pageId=" + url.QueryEscape(parts[2])
+	}
+	return ""
+}
+
+// siteURL is the address users know the site by, for links.
+func (s *Server) siteURL(ctx context.Context, clientKey string) string {
+	inst, err := s.installs.FindInstallation(ctx, clientKey)
+	if err != nil {
+		return ""
+	}
+	if inst.DisplayURL != "" {
+		return inst.DisplayURL
+	}
+	return inst.BaseURL
 }
 
 func (s *Server) adminAudit(c echo.Context) error {
@@ -189,14 +272,18 @@ func (s *Server) adminAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.admin.AuditLog(c.Request().Context(), actor(c).ClientKey, q)
+	ctx := c.Request().Context()
+	clientKey := actor(c).ClientKey
+	page, err := s.admin.AuditLog(ctx, clientKey, q)
 	if err != nil {
 		return err
 	}
+	site := s.siteURL(ctx, clientKey)
 	out := make([]auditEventJSON, len(page.Events))
 	for i, ev := range page.Events {
 		out[i] = auditEventJSON{Seq: ev.Seq, Time: ev.Time.UTC(), Type: string(ev.Type), AccountID: ev.AccountID,
-			SecretID: ev.SecretID, Container: string(ev.Container), Location: ev.Location}
+			SecretID: ev.SecretID, Container: string(ev.Container), Location: ev.Location,
+			Title: ev.Title, Subject: ev.Subject, Link: containerLink(site, ev.Container, ev.Location)}
 	}
 	res := map[string]any{"events": out}
 	if page.Next != 0 {
@@ -226,13 +313,18 @@ func (s *Server) adminAuditCSV(c echo.Context) error {
 	h.Set("Content-Disposition", `attachment; filename="secrets-audit.csv"`)
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
-	_ = w.Write([]string{"seq", "time", "type", "account_id", "secret_id", "container", "location"})
+	// The columns that name things (title, location, link) come after the
+	// original seven, so scripts reading columns by position keep working.
+	_ = w.Write([]string{"seq", "time", "type", "account_id", "secret_id", "container", "location",
+		"secret_title", "subject_account_id", "link"})
+	site := s.siteURL(ctx, clientKey)
 	rows := 0
 	for {
 		for _, ev := range page.Events {
 			_ = w.Write([]string{
 				strconv.FormatUint(ev.Seq, 10), ev.Time.UTC().Format(time.RFC3339), string(ev.Type),
 				csvCell(ev.AccountID), csvCell(ev.SecretID), csvCell(string(ev.Container)), csvCell(ev.Location),
+				csvCell(ev.Title), csvCell(ev.Subject), csvCell(containerLink(site, ev.Container, ev.Location)),
 			})
 			rows++
 		}

@@ -93,6 +93,8 @@ func (s *Server) forgeRoutes(e *echo.Echo) {
 	g.GET("/api/admin/secrets", s.adminListSecrets, admin...)
 	g.DELETE("/api/admin/secrets/:id", s.adminDeleteSecret, admin...)
 	g.POST("/api/admin/secrets/:id/reset-lockout", s.adminResetLockout, admin...)
+	g.GET("/api/admin/secrets/:id/lockouts", s.adminLockouts, admin...)
+	g.POST("/api/admin/secrets/:id/lockouts/reset", s.adminResetUserLockout, admin...)
 	g.GET("/api/admin/policy", s.adminGetPolicy, admin...)
 	g.PUT("/api/admin/policy", s.adminSetPolicy, admin...)
 	g.GET("/api/admin/audit", s.adminAudit, admin...)

@@ -239,6 +239,8 @@ func (s *Server) routes() *echo.Echo {
 	api.GET("/admin/secrets", s.adminListSecrets, admin...)
 	api.DELETE("/admin/secrets/:id", s.adminDeleteSecret, admin...)
 	api.POST("/admin/secrets/:id/reset-lockout", s.adminResetLockout, admin...)
+	api.GET("/admin/secrets/:id/lockouts", s.adminLockouts, admin...)
+	api.POST("/admin/secrets/:id/lockouts/reset", s.adminResetUserLockout, admin...)
 	api.GET("/admin/policy", s.adminGetPolicy, admin...)
 	api.PUT("/admin/policy", s.adminSetPolicy, admin...)
 	api.GET("/admin/audit", s.adminAudit, admin...)
