@@ -150,6 +150,9 @@ func (e *Engine) reportTenant(ctx context.Context, tenant string, rep PersonalDa
 	var due []ReportedAccount
 	for id, at := range held {
 		if last, ok := st.Reported[id]; !ok || !now.Before(last.Add(cycle)) {
+			if at.IsZero() {
+				at = now
+			}
 			due = append(due, ReportedAccount{AccountID: id, UpdatedAt: at})
 		}
 	}
@@ -239,10 +242,11 @@ func writePrivacy(tx store.Tx, k *seal.TenantKey, tenant string, s privacyState)
 	return tx.Put(tenant, store.Tenant, keyPrivacy, v)
 }
 
-// collectAccounts adds to held every account id the tenant's secrets and
-// audit log name, with the latest time our data about it changed. Attempt
-// counters and unlock tokens hold ids only as MACs or sealed tokens that
-// are never stored, so they add nothing.
+// collectAccounts adds to held every account id the tenant's secrets,
+// audit log and per-user attempt counters name, with the latest time our
+// data about it changed (zero when a counter is all we hold: its failures
+// carry no time). Attempt keys and unlock tokens hold ids only as MACs or
+// in tokens that are never stored, so they add nothing.
 func collectAccounts(tx store.Tx, k *seal.TenantKey, tenant string, held map[string]time.Time) error {
 	note := func(id string, at time.Time) {
 		if id == "" || id == ClosedAccount {
@@ -265,7 +269,7 @@ func collectAccounts(tx store.Tx, k *seal.TenantKey, tenant string, held map[str
 	}); err != nil {
 		return err
 	}
-	return tx.Scan(tenant, store.Audit, store.Range{}, func(key, v []byte) error {
+	if err := tx.Scan(tenant, store.Audit, store.Range{}, func(key, v []byte) error {
 		var ev secrets.AuditEvent
 		if len(key) != 8 {
 			return nil
@@ -274,6 +278,17 @@ func collectAccounts(tx store.Tx, k *seal.TenantKey, tenant string, held map[str
 			return err
 		}
 		note(ev.AccountID, ev.Time)
+		return nil
+	}); err != nil {
+		return err
+	}
+	// A secret's own counter decodes with no AccountID and is skipped.
+	return tx.Scan(tenant, store.Attempts, store.Range{}, func(key, v []byte) error {
+		var ua userAttempts
+		if err := openJSON(k, tenant, v, attemptAD(tenant, key), &ua); err != nil {
+			return err
+		}
+		note(ua.AccountID, time.Time{})
 		return nil
 	})
 }
