@@ -13,6 +13,7 @@ import {
   textInput,
 } from './forms.js';
 import { UNLOCK_EXPIRED, describeError } from './messages.js';
+import { t } from './i18n.js';
 
 // Metadata fields of a secret. Unlock and edit answers mix metadata with
 // the unlock itself (and reuse "expiresAt" for the unlock's expiry), so
@@ -160,18 +161,30 @@ export class SecretItem {
   }
 
   #showLocked() {
+    // autocomplete="current-password" lets a password manager fill the
+    // field; the accessible name says which secret it unlocks, since a page
+    // can hold many identical "Password" fields.
     const input = h('input', {
       type: 'password',
-      autocomplete: 'off',
+      autocomplete: 'current-password',
       spellcheck: 'false',
       autocapitalize: 'off',
       required: true,
       id: uid('unlock-password'),
+      'aria-label': t('panel.unlock.passwordFor', { title: this.#meta.title }),
+    });
+    const toggle = button(t('panel.unlock.show'), { 'aria-pressed': 'false', class: 'button default reveal' });
+    toggle.addEventListener('click', () => {
+      const shown = input.type === 'text';
+      input.type = shown ? 'password' : 'text';
+      toggle.setAttribute('aria-pressed', String(!shown));
+      toggle.textContent = shown ? t('panel.unlock.show') : t('panel.unlock.hide');
+      input.focus();
     });
     const form = h('form', { class: 'unlock-form', novalidate: true },
       h('div', { class: 'field' },
-        h('label', { for: input.id, text: 'Password' }),
-        h('div', { class: 'inline' }, input, button('Unlock', { kind: 'primary', type: 'submit' }))),
+        h('label', { for: input.id, text: t('panel.unlock.password') }),
+        h('div', { class: 'inline' }, input, toggle, button(t('panel.unlock.submit'), { kind: 'primary', type: 'submit' }))),
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -184,17 +197,23 @@ export class SecretItem {
     if (this.#busy) return;
     const password = input.value;
     if (password === '') {
-      this.#message.error('Enter the password.');
+      this.#message.error(t('panel.unlock.empty'));
       invalid(input);
       return;
     }
     const res = await this.#run(() => this.#ctx.api.unlockSecret(this.id, password));
-    // The password is not needed any more, whatever the outcome.
-    input.value = '';
     if (!res.ok) {
+      // Keep what was typed, selected, so a typo can be fixed or the whole
+      // guess replaced by typing over it.
       if (res.error.code === 'wrong_password' || res.error.code === 'locked') invalid(input);
+      if (input.isConnected) {
+        input.focus();
+        input.select();
+      }
       return;
     }
+    // The password is not needed any more.
+    input.value = '';
     this.#message.clear();
     this.#open(res.value);
     this.#body.querySelector('pre').focus();

@@ -2,6 +2,20 @@
 // (keys start with "panel.", English is the reference, every language complete).
 
 export default {
-  en: {},
-  de: {},
+  en: {
+    'panel.unlock.password': 'Password',
+    'panel.unlock.passwordFor': 'Password for {title}',
+    'panel.unlock.show': 'Show',
+    'panel.unlock.hide': 'Hide',
+    'panel.unlock.submit': 'Unlock',
+    'panel.unlock.empty': 'Enter the password.',
+  },
+  de: {
+    'panel.unlock.password': 'Passwort',
+    'panel.unlock.passwordFor': 'Passwort für {title}',
+    'panel.unlock.show': 'Anzeigen',
+    'panel.unlock.hide': 'Verbergen',
+    'panel.unlock.submit': 'Entsperren',
+    'panel.unlock.empty': 'Geben Sie das Passwort ein.',
+  },
 };
