@@ -3,6 +3,7 @@
 
 import { button, describe, field, h, replaceChildren, uid } from './dom.js';
 import { MIN_PASSWORD_LENGTH, generatePassword, passwordStrength } from './password.js';
+import { t } from './i18n.js';
 
 // Limits the server enforces (pkg/secrets); checked here too so people learn
 // about them before a round trip, never instead of the server.
@@ -57,7 +58,7 @@ export class MessageArea {
 export function actionRow({ submit = 'Save', onCancel }) {
   return h('div', { class: 'actions' },
     button(submit, { kind: 'primary', type: 'submit' }),
-    button('Cancel', { onClick: onCancel }),
+    button(t('panel.form.cancel'), { onClick: onCancel }),
   );
 }
 
@@ -72,6 +73,47 @@ export function onEscape(el, cancel) {
       cancel();
     }
   });
+}
+
+/**
+ * guardDiscard returns the way out of form that never drops typed input
+ * silently: while every field still holds what it held when guardDiscard was
+ * called, it calls cancel at once; otherwise it asks in place ("Discard your
+ * changes?") and cancels only on "Discard changes". "Keep editing", or
+ * asking again (Escape a second time), closes the question and returns the
+ * cursor to where it was. Call it once the form holds all its fields.
+ */
+export function guardDiscard(form, cancel) {
+  const valueOf = (el) => (el.type === 'checkbox' ? String(el.checked) : el.value);
+  const initial = new Map([...form.querySelectorAll('input, textarea')].map((el) => [el, valueOf(el)]));
+  const dirty = () => [...initial].some(([el, v]) => valueOf(el) !== v);
+  let box = null;
+  let returnTo = null;
+  const keep = () => {
+    box.remove();
+    box = null;
+    if (returnTo && returnTo.isConnected) returnTo.focus();
+  };
+  return () => {
+    if (box) {
+      keep();
+      return;
+    }
+    if (!dirty()) {
+      cancel();
+      return;
+    }
+    returnTo = form.contains(document.activeElement) ? document.activeElement : null;
+    const qid = uid('discard');
+    const stay = button(t('panel.discard.keep'), { kind: 'primary', onClick: keep });
+    box = h('div', { class: 'discard-confirm', role: 'group', 'aria-labelledby': qid },
+      h('p', { id: qid, text: t('panel.discard.question') }),
+      h('div', { class: 'actions' },
+        stay,
+        button(t('panel.discard.confirm'), { onClick: () => { box = null; cancel(); } })));
+    form.append(box);
+    stay.focus();
+  };
 }
 
 /**

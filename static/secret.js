@@ -9,8 +9,8 @@
 import { button, h, icon, replaceChildren, uid, wipe } from './dom.js';
 import { clockTime, timeElement } from './format.js';
 import {
-  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, invalid, onEscape,
-  textInput,
+  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, guardDiscard, invalid,
+  onEscape, textInput,
 } from './forms.js';
 import { UNLOCK_EXPIRED, describeError } from './messages.js';
 import { t } from './i18n.js';
@@ -322,9 +322,10 @@ export class SecretItem {
       h('p', { class: 'unlocked-note' }, `Save before ${clockTime(this.#unlock.lockAt)}, when the unlock ends.`),
       fieldFor('Title', title),
       fieldFor('Content', content),
-      actionRow({ onCancel: cancel }),
+      actionRow({ onCancel: () => ask() }),
     );
-    onEscape(form, cancel);
+    const ask = guardDiscard(form, cancel);
+    onEscape(form, ask);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (this.#busy) return;
@@ -360,9 +361,10 @@ export class SecretItem {
     const form = h('form', { class: 'password-form', novalidate: true },
       h('p', { class: 'form-intro' }, 'Everyone who needs this secret will need the new password.'),
       pair.el,
-      actionRow({ onCancel: cancel }),
+      actionRow({ onCancel: () => ask() }),
     );
-    onEscape(form, cancel);
+    const ask = guardDiscard(form, cancel);
+    onEscape(form, ask);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (this.#busy) return;

@@ -9,6 +9,10 @@ export default {
     'panel.unlock.hide': 'Hide',
     'panel.unlock.submit': 'Unlock',
     'panel.unlock.empty': 'Enter the password.',
+    'panel.form.cancel': 'Cancel',
+    'panel.discard.question': 'Discard your changes?',
+    'panel.discard.keep': 'Keep editing',
+    'panel.discard.confirm': 'Discard changes',
   },
   de: {
     'panel.unlock.password': 'Passwort',
@@ -17,5 +21,9 @@ export default {
     'panel.unlock.hide': 'Verbergen',
     'panel.unlock.submit': 'Entsperren',
     'panel.unlock.empty': 'Geben Sie das Passwort ein.',
+    'panel.form.cancel': 'Abbrechen',
+    'panel.discard.question': 'Ihre Änderungen verwerfen?',
+    'panel.discard.keep': 'Weiter bearbeiten',
+    'panel.discard.confirm': 'Änderungen verwerfen',
   },
 };
