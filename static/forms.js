@@ -167,6 +167,18 @@ export class PasswordPair {
 
     const generate = button('Generate password', { onClick: () => this.#generate() });
 
+    // A generated password exists nowhere else: Copy puts it on the
+    // clipboard, and Save waits for an explicit "stored elsewhere" tick.
+    this.stored = h('input', { type: 'checkbox' });
+    const storedField = field(t('panel.generated.stored'), this.stored);
+    storedField.classList.add('field-check');
+    this.copyStatus = h('p', { class: 'hint', role: 'status' });
+    this.keep = h('div', { class: 'generated-keep' },
+      button(t('panel.generated.copy'), { onClick: () => this.#copy() }),
+      storedField,
+      this.copyStatus);
+    this.keep.hidden = true;
+
     this.password.addEventListener('input', () => this.#update());
     this.show.addEventListener('change', () => this.#reveal(this.show.checked));
 
@@ -178,7 +190,33 @@ export class PasswordPair {
         this.hint),
       field('Confirm password', this.confirm),
       h('div', { class: 'password-tools' }, showField, generate),
+      this.keep,
     );
+  }
+
+  #generated = '';
+
+  // isGenerated reports whether the field still holds the generated password.
+  #isGenerated() {
+    return this.#generated !== '' && this.password.value === this.#generated;
+  }
+
+  async #copy() {
+    const pw = this.password.value;
+    let ok = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(pw);
+        ok = true;
+      }
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      this.password.focus();
+      this.password.select();
+    }
+    this.copyStatus.textContent = ok ? t('panel.generated.copied') : t('panel.generated.copyBlocked');
   }
 
   /**
@@ -193,6 +231,9 @@ export class PasswordPair {
     if (pw !== this.confirm.value) {
       return { message: 'The passwords do not match.', control: this.confirm };
     }
+    if (this.#isGenerated() && !this.stored.checked) {
+      return { message: t('panel.generated.confirmFirst'), control: this.stored };
+    }
     return null;
   }
 
@@ -201,6 +242,9 @@ export class PasswordPair {
     this.password.value = '';
     this.confirm.value = '';
     this.show.checked = false;
+    this.#generated = '';
+    this.stored.checked = false;
+    this.copyStatus.textContent = '';
     this.#reveal(false);
     this.#update();
   }
@@ -209,6 +253,9 @@ export class PasswordPair {
   // it on, so generating also reveals both fields.
   #generate() {
     const pw = generatePassword();
+    this.#generated = pw;
+    this.stored.checked = false;
+    this.copyStatus.textContent = '';
     this.password.value = pw;
     this.confirm.value = pw;
     this.show.checked = true;
@@ -231,6 +278,8 @@ export class PasswordPair {
     const { score, text } = passwordStrength(this.password.value);
     this.meter.dataset.score = String(this.password.value ? score : 0);
     this.hint.textContent = text;
+    // The copy/confirm step concerns the generated password only.
+    this.keep.hidden = !this.#isGenerated();
   }
 }
 
