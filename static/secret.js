@@ -251,8 +251,19 @@ export class SecretItem {
     const note = h('p', { class: 'unlocked-note' },
       `Unlocked for you until ${clockTime(lockAt)}; it locks itself then.`);
 
+    // Hide takes the content off the screen (someone looking over a
+    // shoulder, a screen share) without ending the unlock; Copy still works.
+    const hide = button(t('panel.content.hide'), { 'aria-pressed': 'false' });
+    hide.addEventListener('click', () => {
+      const hidden = hide.getAttribute('aria-pressed') === 'true';
+      pre.textContent = hidden ? this.#unlock.content : t('panel.content.hidden');
+      pre.classList.toggle('content-hidden', !hidden);
+      hide.setAttribute('aria-pressed', String(!hidden));
+      hide.textContent = hidden ? t('panel.content.hide') : t('panel.content.show');
+    });
     const actions = h('div', { class: 'actions' },
       button('Copy', { onClick: () => this.#copy(pre) }),
+      hide,
       button('Lock', { onClick: () => this.#lockByHand() }),
       button('Edit', { onClick: () => this.#showEdit() }),
       button('Change password', { onClick: () => this.#showChangePassword() }),
