@@ -2,7 +2,8 @@
 
 import { h, uid, wipe } from './dom.js';
 import {
-  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, invalid, onEscape,
+  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, guardDiscard, invalid,
+  onEscape,
   textInput,
 } from './forms.js';
 import { describeError } from './messages.js';
@@ -42,10 +43,12 @@ export class AddForm {
       h('div', { class: 'field' },
         h('label', { for: this.content.id, text: 'Content' }),
         this.content),
-      actionRow({ onCancel: () => this.#cancel() }),
+      actionRow({ onCancel: () => ask() }),
       this.#message.el,
     );
-    onEscape(this.el, () => this.#cancel());
+    // Cancel and Escape ask before dropping anything typed.
+    const ask = guardDiscard(this.el, () => this.#cancel());
+    onEscape(this.el, ask);
     this.el.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#submit();

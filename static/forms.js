@@ -3,6 +3,7 @@
 
 import { button, describe, field, h, replaceChildren, uid } from './dom.js';
 import { MIN_PASSWORD_LENGTH, generatePassword, passwordStrength } from './password.js';
+import { t } from './i18n.js';
 
 // Limits the server enforces (pkg/secrets); checked here too so people learn
 // about them before a round trip, never instead of the server.
@@ -57,7 +58,7 @@ export class MessageArea {
 export function actionRow({ submit = 'Save', onCancel }) {
   return h('div', { class: 'actions' },
     button(submit, { kind: 'primary', type: 'submit' }),
-    button('Cancel', { onClick: onCancel }),
+    button(t('panel.form.cancel'), { onClick: onCancel }),
   );
 }
 
@@ -72,6 +73,47 @@ export function onEscape(el, cancel) {
       cancel();
     }
   });
+}
+
+/**
+ * guardDiscard returns the way out of form that never drops typed input
+ * silently: while every field still holds what it held when guardDiscard was
+ * called, it calls cancel at once; otherwise it asks in place ("Discard your
+ * changes?") and cancels only on "Discard changes". "Keep editing", or
+ * asking again (Escape a second time), closes the question and returns the
+ * cursor to where it was. Call it once the form holds all its fields.
+ */
+export function guardDiscard(form, cancel) {
+  const valueOf = (el) => (el.type === 'checkbox' ? String(el.checked) : el.value);
+  const initial = new Map([...form.querySelectorAll('input, textarea')].map((el) => [el, valueOf(el)]));
+  const dirty = () => [...initial].some(([el, v]) => valueOf(el) !== v);
+  let box = null;
+  let returnTo = null;
+  const keep = () => {
+    box.remove();
+    box = null;
+    if (returnTo && returnTo.isConnected) returnTo.focus();
+  };
+  return () => {
+    if (box) {
+      keep();
+      return;
+    }
+    if (!dirty()) {
+      cancel();
+      return;
+    }
+    returnTo = form.contains(document.activeElement) ? document.activeElement : null;
+    const qid = uid('discard');
+    const stay = button(t('panel.discard.keep'), { kind: 'primary', onClick: keep });
+    box = h('div', { class: 'discard-confirm', role: 'group', 'aria-labelledby': qid },
+      h('p', { id: qid, text: t('panel.discard.question') }),
+      h('div', { class: 'actions' },
+        stay,
+        button(t('panel.discard.confirm'), { onClick: () => { box = null; cancel(); } })));
+    form.append(box);
+    stay.focus();
+  };
 }
 
 /**
@@ -125,6 +167,18 @@ export class PasswordPair {
 
     const generate = button('Generate password', { onClick: () => this.#generate() });
 
+    // A generated password exists nowhere else: Copy puts it on the
+    // clipboard, and Save waits for an explicit "stored elsewhere" tick.
+    this.stored = h('input', { type: 'checkbox' });
+    const storedField = field(t('panel.generated.stored'), this.stored);
+    storedField.classList.add('field-check');
+    this.copyStatus = h('p', { class: 'hint', role: 'status' });
+    this.keep = h('div', { class: 'generated-keep' },
+      button(t('panel.generated.copy'), { onClick: () => this.#copy() }),
+      storedField,
+      this.copyStatus);
+    this.keep.hidden = true;
+
     this.password.addEventListener('input', () => this.#update());
     this.show.addEventListener('change', () => this.#reveal(this.show.checked));
 
@@ -136,7 +190,33 @@ export class PasswordPair {
         this.hint),
       field('Confirm password', this.confirm),
       h('div', { class: 'password-tools' }, showField, generate),
+      this.keep,
     );
+  }
+
+  #generated = '';
+
+  // isGenerated reports whether the field still holds the generated password.
+  #isGenerated() {
+    return this.#generated !== '' && this.password.value === this.#generated;
+  }
+
+  async #copy() {
+    const pw = this.password.value;
+    let ok = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(pw);
+        ok = true;
+      }
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      this.password.focus();
+      this.password.select();
+    }
+    this.copyStatus.textContent = ok ? t('panel.generated.copied') : t('panel.generated.copyBlocked');
   }
 
   /**
@@ -151,6 +231,9 @@ export class PasswordPair {
     if (pw !== this.confirm.value) {
       return { message: 'The passwords do not match.', control: this.confirm };
     }
+    if (this.#isGenerated() && !this.stored.checked) {
+      return { message: t('panel.generated.confirmFirst'), control: this.stored };
+    }
     return null;
   }
 
@@ -159,6 +242,9 @@ export class PasswordPair {
     this.password.value = '';
     this.confirm.value = '';
     this.show.checked = false;
+    this.#generated = '';
+    this.stored.checked = false;
+    this.copyStatus.textContent = '';
     this.#reveal(false);
     this.#update();
   }
@@ -167,6 +253,9 @@ export class PasswordPair {
   // it on, so generating also reveals both fields.
   #generate() {
     const pw = generatePassword();
+    this.#generated = pw;
+    this.stored.checked = false;
+    this.copyStatus.textContent = '';
     this.password.value = pw;
     this.confirm.value = pw;
     this.show.checked = true;
@@ -189,6 +278,8 @@ export class PasswordPair {
     const { score, text } = passwordStrength(this.password.value);
     this.meter.dataset.score = String(this.password.value ? score : 0);
     this.hint.textContent = text;
+    // The copy/confirm step concerns the generated password only.
+    this.keep.hidden = !this.#isGenerated();
   }
 }
 

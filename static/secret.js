@@ -9,10 +9,11 @@
 import { button, h, icon, replaceChildren, uid, wipe } from './dom.js';
 import { clockTime, timeElement } from './format.js';
 import {
-  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, invalid, onEscape,
-  textInput,
+  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, guardDiscard, invalid,
+  onEscape, textInput,
 } from './forms.js';
 import { UNLOCK_EXPIRED, describeError } from './messages.js';
+import { t } from './i18n.js';
 
 // Metadata fields of a secret. Unlock and edit answers mix metadata with
 // the unlock itself (and reuse "expiresAt" for the unlock's expiry), so
@@ -160,18 +161,30 @@ export class SecretItem {
   }
 
   #showLocked() {
+    // autocomplete="current-password" lets a password manager fill the
+    // field; the accessible name says which secret it unlocks, since a page
+    // can hold many identical "Password" fields.
     const input = h('input', {
       type: 'password',
-      autocomplete: 'off',
+      autocomplete: 'current-password',
       spellcheck: 'false',
       autocapitalize: 'off',
       required: true,
       id: uid('unlock-password'),
+      'aria-label': t('panel.unlock.passwordFor', { title: this.#meta.title }),
+    });
+    const toggle = button(t('panel.unlock.show'), { 'aria-pressed': 'false', class: 'button default reveal' });
+    toggle.addEventListener('click', () => {
+      const shown = input.type === 'text';
+      input.type = shown ? 'password' : 'text';
+      toggle.setAttribute('aria-pressed', String(!shown));
+      toggle.textContent = shown ? t('panel.unlock.show') : t('panel.unlock.hide');
+      input.focus();
     });
     const form = h('form', { class: 'unlock-form', novalidate: true },
       h('div', { class: 'field' },
-        h('label', { for: input.id, text: 'Password' }),
-        h('div', { class: 'inline' }, input, button('Unlock', { kind: 'primary', type: 'submit' }))),
+        h('label', { for: input.id, text: t('panel.unlock.password') }),
+        h('div', { class: 'inline' }, input, toggle, button(t('panel.unlock.submit'), { kind: 'primary', type: 'submit' }))),
     );
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -184,17 +197,23 @@ export class SecretItem {
     if (this.#busy) return;
     const password = input.value;
     if (password === '') {
-      this.#message.error('Enter the password.');
+      this.#message.error(t('panel.unlock.empty'));
       invalid(input);
       return;
     }
     const res = await this.#run(() => this.#ctx.api.unlockSecret(this.id, password));
-    // The password is not needed any more, whatever the outcome.
-    input.value = '';
     if (!res.ok) {
+      // Keep what was typed, selected, so a typo can be fixed or the whole
+      // guess replaced by typing over it.
       if (res.error.code === 'wrong_password' || res.error.code === 'locked') invalid(input);
+      if (input.isConnected) {
+        input.focus();
+        input.select();
+      }
       return;
     }
+    // The password is not needed any more.
+    input.value = '';
     this.#message.clear();
     this.#open(res.value);
     this.#body.querySelector('pre').focus();
@@ -232,8 +251,19 @@ export class SecretItem {
     const note = h('p', { class: 'unlocked-note' },
       `Unlocked for you until ${clockTime(lockAt)}; it locks itself then.`);
 
+    // Hide takes the content off the screen (someone looking over a
+    // shoulder, a screen share) without ending the unlock; Copy still works.
+    const hide = button(t('panel.content.hide'), { 'aria-pressed': 'false' });
+    hide.addEventListener('click', () => {
+      const hidden = hide.getAttribute('aria-pressed') === 'true';
+      pre.textContent = hidden ? this.#unlock.content : t('panel.content.hidden');
+      pre.classList.toggle('content-hidden', !hidden);
+      hide.setAttribute('aria-pressed', String(!hidden));
+      hide.textContent = hidden ? t('panel.content.hide') : t('panel.content.show');
+    });
     const actions = h('div', { class: 'actions' },
       button('Copy', { onClick: () => this.#copy(pre) }),
+      hide,
       button('Lock', { onClick: () => this.#lockByHand() }),
       button('Edit', { onClick: () => this.#showEdit() }),
       button('Change password', { onClick: () => this.#showChangePassword() }),
@@ -303,9 +333,10 @@ export class SecretItem {
       h('p', { class: 'unlocked-note' }, `Save before ${clockTime(this.#unlock.lockAt)}, when the unlock ends.`),
       fieldFor('Title', title),
       fieldFor('Content', content),
-      actionRow({ onCancel: cancel }),
+      actionRow({ onCancel: () => ask() }),
     );
-    onEscape(form, cancel);
+    const ask = guardDiscard(form, cancel);
+    onEscape(form, ask);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (this.#busy) return;
@@ -341,9 +372,10 @@ export class SecretItem {
     const form = h('form', { class: 'password-form', novalidate: true },
       h('p', { class: 'form-intro' }, 'Everyone who needs this secret will need the new password.'),
       pair.el,
-      actionRow({ onCancel: cancel }),
+      actionRow({ onCancel: () => ask() }),
     );
-    onEscape(form, cancel);
+    const ask = guardDiscard(form, cancel);
+    onEscape(form, ask);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (this.#busy) return;

@@ -147,6 +147,11 @@ export class SecretsView {
   }
 
   #renderPlaceholder() {
+    // Add is the page's main action only while there is nothing to read;
+    // once secrets exist it steps back so they lead.
+    const quiet = this.#items.size > 0;
+    this.#addButton.classList.toggle('primary', !quiet);
+    this.#addButton.classList.toggle('default', quiet);
     if (this.#items.size > 0) {
       this.#placeholder.replaceChildren();
       this.#list.hidden = false;

@@ -572,6 +572,7 @@ func testScreenshots(t *testing.T, s *suite) {
 	form.fill("Content", "smtp://relay@mail.staging.internal:587\npassword: Demo-Smtp-Pass")
 	shoot("panel-add.png")
 	form.click("Cancel")
+	form.click("Discard changes") // the form is dirty: Cancel asks first
 	form.waitGone()
 
 	sec := f.secret("Payment provider API keys")
