@@ -1,0 +1,135 @@
+package forge
+
+// Personal-data reporting for Forge installations (issue 13): the same
+// report as Connect's (engine/privacy.go), sent with the app system token
+// a Forge invocation left behind (engine/systemtoken.go) instead of a
+// Connect JWT.
+//
+// The endpoint: Atlassian's Forge Privacy API docs say reportPersonalData
+// "calls the 3LO /report-accounts endpoint"; that it is reached as
+// POST {apiBaseUrl}/app/report-accounts/ with the system token as a bearer
+// token is UNVERIFIED (from the brief). Body, answer, 429 and Cycle-Period
+// are as for Connect, with the same unverified points.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/connect-secrets/secrets/pkg/engine"
+	"github.com/connect-secrets/secrets/pkg/secrets"
+)
+
+// PersonalDataPath is the report endpoint, relative to an apiBaseUrl.
+const PersonalDataPath = "/app/report-accounts/"
+
+// ErrReportFailed: the report endpoint did not give a usable answer.
+var ErrReportFailed = errors.New("forge: personal data report failed")
+
+// PersonalDataReporter reports a Forge tenant's accounts with its kept
+// app system token. It implements engine.PersonalDataReporter.
+type PersonalDataReporter struct {
+	// Token returns the tenant's kept, unexpired system token; a
+	// CodeNotFound error means none (engine.Engine.KeptSystemToken).
+	Token func(ctx context.Context, tenant string) (engine.SystemToken, error)
+	// Client makes the calls; nil means one that does not follow redirects
+	// (a redirect would carry the token elsewhere) with a 30 s timeout.
+	Client *http.Client
+}
+
+var defaultReportClient = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+type reportBody struct {
+	Accounts []reportAccount `json:"accounts"`
+}
+
+type reportAccount struct {
+	AccountID string `json:"accountId"`
+	UpdatedAt string `json:"updatedAt,omitempty"`
+	Status    string `json:"status,omitempty"`
+}
+
+// ReportAccounts sends one batch. No kept token (none seen yet, or
+// expired) is engine.ErrNotReportable: the tenant is tried again next
+// pass, after its users' next visit has left a fresh token. A 429 is
+// *engine.RetryAfterError.
+func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string, accounts []engine.ReportedAccount) (engine.ReportResult, error) {
+	var r engine.ReportResult
+	tok, err := p.Token(ctx, tenant)
+	if secrets.ErrorCode(err) == secrets.CodeNotFound {
+		return r, engine.ErrNotReportable
+	} else if err != nil {
+		return r, err
+	}
+	base, err := url.Parse(strings.TrimSuffix(tok.APIBaseURL, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
+		return r, fmt.Errorf("%w: bad apiBaseUrl", ErrReportFailed)
+	}
+	in := reportBody{Accounts: make([]reportAccount, len(accounts))}
+	for i, a := range accounts {
+		in.Accounts[i] = reportAccount{AccountID: a.AccountID, UpdatedAt: a.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return r, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.String()+PersonalDataPath, bytes.NewReader(body))
+	if err != nil {
+		return r, fmt.Errorf("%w: bad apiBaseUrl", ErrReportFailed)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	client := p.Client
+	if client == nil {
+		client = defaultReportClient
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		// *url.Error names the URL only, never the header with the token.
+		return r, fmt.Errorf("%w: %w", ErrReportFailed, err)
+	}
+	defer res.Body.Close()
+	if s, err := strconv.ParseInt(res.Header.Get("Cycle-Period"), 10, 64); err == nil && s > 0 {
+		r.CyclePeriod = time.Duration(s) * time.Second
+	}
+	switch res.StatusCode {
+	case http.StatusNoContent:
+		return r, nil
+	case http.StatusOK:
+		var out reportBody
+		if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&out); err != nil {
+			return r, fmt.Errorf("%w: undecodable answer", ErrReportFailed)
+		}
+		for _, a := range out.Accounts {
+			if a.Status == "closed" {
+				r.Closed = append(r.Closed, a.AccountID)
+			}
+		}
+		return r, nil
+	case http.StatusTooManyRequests:
+		after := time.Minute
+		if s, err := strconv.ParseInt(res.Header.Get("Retry-After"), 10, 64); err == nil && s >= 0 {
+			after = time.Duration(s) * time.Second
+		}
+		return r, &engine.RetryAfterError{After: after}
+	case http.StatusUnauthorized:
+		// The token was revoked before its expiry: report later with the
+		// next one rather than fail the pass.
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		return r, engine.ErrNotReportable
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	return r, fmt.Errorf("%w: answered %d", ErrReportFailed, res.StatusCode)
+}
