@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,16 @@ type Forge struct {
 	// enabled): a production installation whose app.license is not active
 	// may not add or edit secrets.
 	Licensing bool
+	// SystemTokens, when set, keeps the app system token of invocations
+	// that carry one (x-forge-oauth-system) for background work such as
+	// personal-data reporting; engine.Engine implements it.
+	SystemTokens ForgeSystemTokens
+}
+
+// ForgeSystemTokens keeps a tenant's app system token until exp, sealed;
+// it writes only when the kept one is missing or about to expire.
+type ForgeSystemTokens interface {
+	KeepSystemToken(ctx context.Context, tenant, token string, exp time.Time, apiBaseURL string) (bool, error)
 }
 
 // ForgeTenantPrefix starts every Forge tenant's client key; a Connect
@@ -52,6 +63,11 @@ const ForgeTenantPrefix = "forge:"
 // never logged or stored.
 const (
 	headerForgeUserToken = "X-Forge-Oauth-User"
+	// The app system token, and its expiry. UNVERIFIED: that the platform
+	// sends x-forge-oauth-system-expiry at all, and its format; accepted
+	// as Unix seconds or RFC 3339.
+	headerForgeSystemToken  = "X-Forge-Oauth-System"
+	headerForgeSystemExpiry = "X-Forge-Oauth-System-Expiry"
 	headerTraceID        = "X-B3-Traceid"
 	headerSpanID         = "X-B3-Spanid"
 )
@@ -158,6 +174,7 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 			if err != nil {
 				return err
 			}
+			s.keepSystemToken(ctx, inv, req)
 			if !inst.State.Active() {
 				return secrets.Errorf(secrets.CodeForbidden, "This app is not active on your site.")
 			}
@@ -173,6 +190,46 @@ func (s *Server) forgeAuth(r forgeRoute, endpointKey string) echo.MiddlewareFunc
 			c.Set(actorKey, a)
 			return next(c)
 		}
+	}
+}
+
+// assumedSystemTokenLife is the lifetime assumed for a system token whose
+// expiry the platform does not send (the token is opaque to us).
+// UNVERIFIED: Atlassian documents no lifetime here; 55 minutes stays under
+// the hour OAuth access tokens usually last. maxSystemTokenLife caps what
+// an expiry header may claim.
+const (
+	assumedSystemTokenLife = 55 * time.Minute
+	maxSystemTokenLife     = time.Hour
+)
+
+// keepSystemToken keeps the invocation's app system token, if it carries
+// one, for the tenant's background work. Only a verified invocation whose
+// tenant exists gets here, and the apiBaseUrl kept is the FIT's. A failure
+// is logged (never the token) and does not fail the request: the next
+// invocation tries again.
+func (s *Server) keepSystemToken(ctx context.Context, inv *forge.Invocation, req *http.Request) {
+	token := req.Header.Get(headerForgeSystemToken)
+	if s.forge.SystemTokens == nil || token == "" || len(token) > 16<<10 {
+		return
+	}
+	now := s.now()
+	exp := now.Add(assumedSystemTokenLife)
+	if v := req.Header.Get(headerForgeSystemExpiry); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			exp = time.Unix(n, 0)
+		} else if t, err := time.Parse(time.RFC3339, v); err == nil {
+			exp = t
+		}
+	}
+	if limit := now.Add(maxSystemTokenLife); exp.After(limit) {
+		exp = limit
+	}
+	kept, err := s.forge.SystemTokens.KeepSystemToken(ctx, inv.TenantKey(), token, exp, inv.APIBaseURL)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("forge: the app system token could not be kept")
+	} else if kept {
+		zerolog.Ctx(ctx).Debug().Time("expires", exp).Msg("forge: app system token kept")
 	}
 }
 
@@ -336,6 +393,7 @@ func (s *Server) forgeLifecycle(c echo.Context) error {
 	if _, err := s.forgeTenant(ctx, inv, true); err != nil {
 		return err
 	}
+	s.keepSystemToken(ctx, inv, c.Request())
 	zerolog.Ctx(ctx).Info().Str("event", event).Msg("forge lifecycle")
 	return c.NoContent(http.StatusNoContent)
 }
