@@ -68,8 +68,8 @@ const (
 	// as Unix seconds or RFC 3339.
 	headerForgeSystemToken  = "X-Forge-Oauth-System"
 	headerForgeSystemExpiry = "X-Forge-Oauth-System-Expiry"
-	headerTraceID        = "X-B3-Traceid"
-	headerSpanID         = "X-B3-Spanid"
+	headerTraceID           = "X-B3-Traceid"
+	headerSpanID            = "X-B3-Spanid"
 )
 
 // forgeRoute says which module calls a route accepts.
