@@ -121,8 +121,8 @@ func buildForgeHarness(t testing.TB, log zerolog.Logger, deps func(*server.Deps)
 	for _, o := range opts {
 		o(&pc)
 	}
-	f.harness = newHarness(t, func(_ *harness, d *server.Deps) {
-		d.Forge = &server.Forge{Verifier: verifier, Products: forge.NewProducts(pc)}
+	f.harness = newHarness(t, func(h *harness, d *server.Deps) {
+		d.Forge = &server.Forge{Verifier: verifier, Products: forge.NewProducts(pc), SystemTokens: h.installs}
 		if deps != nil {
 			deps(d)
 		}
