@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/connect-secrets/secrets/pkg/bolt"
 	"github.com/connect-secrets/secrets/pkg/connect"
 	"github.com/connect-secrets/secrets/pkg/engine"
+	"github.com/connect-secrets/secrets/pkg/forge"
 	"github.com/connect-secrets/secrets/pkg/sandbox"
 	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
@@ -132,6 +134,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	if forgeFront != nil {
+		forgeFront.SystemTokens = eng // for personal-data reporting
+	}
 	srv, err := server.New(server.Config{
 		BaseURL: cfg.BaseURL, AllowedHosts: allowedHosts, Dev: cfg.Dev,
 		JiraKey: cfg.JiraKey, ConfluenceKey: cfg.ConfluenceKey,
@@ -200,7 +205,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go func() { errc <- ops.Serve(ol) }()
 	go func() { errc <- backup.Serve(bl) }()
 	go janitor(ctx, eng, st.Bolt, cfg.Retention, cfg.JanitorInterval, log)
-	go reportPersonalData(ctx, eng, &connect.PersonalDataReporter{BaseURL: cfg.PersonalDataURL, Host: connectHost(eng, cfg)}, cfg.JanitorInterval, log)
+	go reportPersonalData(ctx, eng, reporterByMode{
+		connect: &connect.PersonalDataReporter{BaseURL: cfg.PersonalDataURL, Host: connectHost(eng, cfg)},
+		forge:   &forge.PersonalDataReporter{Token: eng.KeptSystemToken},
+	}, cfg.JanitorInterval, log)
 
 	if len(cfg.BackupToken) == 0 {
 		log.Warn().Msg("no --backup-token-file: GET /backup refuses every request")
@@ -339,9 +347,20 @@ func reportPersonalData(ctx context.Context, eng *engine.Engine, rep engine.Pers
 	}
 }
 
+// reporterByMode sends a Forge tenant's report with its app system token
+// and a Connect tenant's signed for the site.
+type reporterByMode struct{ connect, forge engine.PersonalDataReporter }
+
+// ReportAccounts implements engine.PersonalDataReporter.
+func (r reporterByMode) ReportAccounts(ctx context.Context, tenant string, accounts []engine.ReportedAccount) (engine.ReportResult, error) {
+	if strings.HasPrefix(tenant, server.ForgeTenantPrefix) {
+		return r.forge.ReportAccounts(ctx, tenant, accounts)
+	}
+	return r.connect.ReportAccounts(ctx, tenant, accounts)
+}
+
 // connectHost finds what signing a host call for a Connect tenant takes.
-// A Forge installation has no shared secret: it is refused here until the
-// Forge reporter (app system token) exists.
+// An installation without a shared secret (not Connect's) is refused.
 func connectHost(eng *engine.Engine, cfg Config) func(context.Context, string) (connect.Host, error) {
 	return func(ctx context.Context, tenant string) (connect.Host, error) {
 		inst, err := eng.FindInstallation(ctx, tenant)
