@@ -207,7 +207,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go janitor(ctx, eng, st.Bolt, cfg.Retention, cfg.JanitorInterval, log)
 	go reportPersonalData(ctx, eng, reporterByMode{
 		connect: &connect.PersonalDataReporter{BaseURL: cfg.PersonalDataURL, Host: connectHost(eng, cfg)},
-		forge:   &forge.PersonalDataReporter{Token: eng.KeptSystemToken},
+		forge:   &forge.PersonalDataReporter{Token: eng.KeptSystemToken, Drop: eng.DropSystemToken},
 	}, cfg.JanitorInterval, log)
 
 	if len(cfg.BackupToken) == 0 {

@@ -10,6 +10,7 @@ package engine
 
 import (
 	"context"
+	"crypto/subtle"
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/seal"
@@ -97,6 +98,24 @@ func (e *Engine) KeptSystemToken(ctx context.Context, tenant string) (SystemToke
 		return SystemToken{}, secrets.Errorf(secrets.CodeNotFound, "No app system token is kept for this site.")
 	}
 	return *t, nil
+}
+
+// DropSystemToken forgets the tenant's kept system token if it is still
+// token: the report endpoint refused it (revoked early, or never a token of
+// the platform's), so the next invocation's token is kept at once instead
+// of after this one's expiry. A token kept meanwhile stays.
+func (e *Engine) DropSystemToken(ctx context.Context, tenant, token string) error {
+	return e.update(ctx, func(tx store.Tx) error {
+		k, err := e.tenantKey(tx, tenant)
+		if err != nil {
+			return err
+		}
+		old, err := readSystemToken(tx, k, tenant)
+		if err != nil || old == nil || subtle.ConstantTimeCompare([]byte(old.Token), []byte(token)) != 1 {
+			return err
+		}
+		return tx.Delete(tenant, store.Tenant, keySystemToken)
+	})
 }
 
 func readSystemToken(tx store.Tx, k *seal.TenantKey, tenant string) (*SystemToken, error) {

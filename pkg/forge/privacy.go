@@ -40,6 +40,9 @@ type PersonalDataReporter struct {
 	// Token returns the tenant's kept, unexpired system token; a
 	// CodeNotFound error means none (engine.Engine.KeptSystemToken).
 	Token func(ctx context.Context, tenant string) (engine.SystemToken, error)
+	// Drop, if set, forgets a kept token the endpoint refused, so the next
+	// invocation's replaces it (engine.Engine.DropSystemToken).
+	Drop func(ctx context.Context, tenant, token string) error
 	// Client makes the calls; nil means one that does not follow redirects
 	// (a redirect would carry the token elsewhere) with a 30 s timeout.
 	Client *http.Client
@@ -125,9 +128,15 @@ func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string
 		}
 		return r, &engine.RetryAfterError{After: after}
 	case http.StatusUnauthorized:
-		// The token was revoked before its expiry: report later with the
-		// next one rather than fail the pass.
+		// The token was revoked before its expiry, or was never one of the
+		// platform's: forget it and report later with the next one rather
+		// than fail the pass.
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		if p.Drop != nil {
+			if err := p.Drop(ctx, tenant, tok.Token); err != nil {
+				return r, err
+			}
+		}
 		return r, engine.ErrNotReportable
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))

@@ -140,7 +140,7 @@ func (f *privacyFixture) keep(t *testing.T, token string, exp time.Time) {
 
 func (f *privacyFixture) run(t *testing.T) engine.PrivacyReport {
 	t.Helper()
-	rep := &forge.PersonalDataReporter{Token: f.eng.KeptSystemToken}
+	rep := &forge.PersonalDataReporter{Token: f.eng.KeptSystemToken, Drop: f.eng.DropSystemToken}
 	r, err := f.eng.RunPrivacyReport(context.Background(), "a", time.Minute, rep)
 	if err != nil {
 		t.Fatalf("pass: %v", err)
@@ -221,10 +221,21 @@ func TestForgeReportNoToken(t *testing.T) {
 	if r := f.run(t); r.Reported != 0 || len(f.api.auths) != 1 {
 		t.Fatalf("refused token: %+v, %d calls", r, len(f.api.auths))
 	}
-	f.now = f.now.Add(50 * time.Minute) // within the renew window
+	// The refused token is forgotten: the next invocation's is kept at
+	// once, not after the refused one's expiry.
+	if _, err := f.eng.KeptSystemToken(context.Background(), forgeTenant); secrets.ErrorCode(err) != secrets.CodeNotFound {
+		t.Fatalf("refused token still kept: %v", err)
+	}
 	f.keep(t, "sys-token-good", f.now.Add(55*time.Minute))
 	if r := f.run(t); r.Reported != 2 {
 		t.Fatalf("with a good token: %+v", r)
+	}
+	// A refusal of a token no longer kept leaves the kept one alone.
+	if err := f.eng.DropSystemToken(context.Background(), forgeTenant, "sys-token-revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if kept, err := f.eng.KeptSystemToken(context.Background(), forgeTenant); err != nil || kept.Token != "sys-token-good" {
+		t.Fatalf("kept token after dropping another: %q %v", kept.Token, err)
 	}
 }
 
