@@ -46,6 +46,15 @@
 // re-wrapped, through seal's transfer box. migration.go keeps the state of
 // a move that Atlassian's migration hooks drive, on the same code.
 //
+// # Personal data
+//
+// privacy.go reports the account ids a tenant's records hold to Atlassian
+// (one replica at a time, under a lease; batches, cycle period and
+// Retry-After; progress sealed, so a restart resumes) and erases the
+// accounts it answers closed. The transport is a PersonalDataReporter:
+// connect signs the call for the site, forge uses the app system token
+// that systemtoken.go keeps sealed from verified invocations.
+//
 // # Transactions
 //
 // Each rule that reads and then writes (counted attempts, version-checked

@@ -9,9 +9,10 @@ package engine
 // progress (when each account was last reported, when to retry after a
 // 429) is a sealed record in the tenant bucket, so a restart resumes.
 //
-// Facts about Atlassian's API taken from the brief and not verified here
-// against the docs (no network at build time): the batch limit of 90, the
-// Cycle-Period response header, and Retry-After on 429. The transport
+// Facts about Atlassian's API taken from the brief and not found in the
+// docs searched (Atlassian's user-privacy guide names the reporting API but
+// not these details): the batch limit of 90, the Cycle-Period response
+// header, and Retry-After on 429. The transport
 // (Connect JWT or Forge app token) is the PersonalDataReporter's business.
 
 import (
