@@ -97,6 +97,7 @@ func (s *Server) forgeRoutes(e *echo.Echo) {
 	g.POST("/pre-uninstall", s.forgePreUninstall, s.forgeAuth(forgeEndpoint, f.PreUninstallEndpoint), noStore)
 
 	ui := []echo.MiddlewareFunc{s.forgeAuth(forgeUI, ""), s.forgeContainer, noStore}
+	g.GET("/api/policy", s.panelPolicy, ui...)
 	g.GET("/api/secrets", s.listSecrets, ui...)
 	g.POST("/api/secrets", s.createSecret, ui...)
 	g.POST("/api/secrets/:id/unlock", s.unlockSecret, ui...)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/connect-secrets/secrets/pkg/connect"
@@ -144,3 +145,47 @@ func origin(raw string) string {
 }
 
 func sameOrigin(a, b string) bool { return origin(a) != "" && origin(a) == origin(b) }
+
+// Per-secret expiry choices the forms offer, besides the site's default.
+// Each lies within what a site admin may choose as a default (1 hour to
+// 5 years), so a choice never asks for more than the policy allows.
+var expiryChoices = []time.Duration{
+	24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour, 365 * 24 * time.Hour,
+}
+
+// panelPolicyJSON is the part of the site policy the add and change-password
+// forms show and check before Save, so Save never fails on a rule the form
+// did not state. It holds no lockout detail an attacker could plan around.
+type panelPolicyJSON struct {
+	MinPasswordLength    int     `json:"minPasswordLength"`
+	DefaultExpirySeconds int64   `json:"defaultExpirySeconds"` // 0: secrets do not expire by default
+	ExpiryChoicesSeconds []int64 `json:"expiryChoicesSeconds"` // 0: never, offered only without a default
+}
+
+func toPanelPolicy(p secrets.Policy) panelPolicyJSON {
+	out := panelPolicyJSON{MinPasswordLength: p.MinPasswordLen, DefaultExpirySeconds: int64(p.DefaultExpiry / time.Second)}
+	// With a default expiry the engine gives every secret without its own
+	// expiry the default, so "never" would be a promise it does not keep.
+	if p.DefaultExpiry == 0 {
+		out.ExpiryChoicesSeconds = append(out.ExpiryChoicesSeconds, 0)
+	}
+	choices := slices.Clone(expiryChoices)
+	if p.DefaultExpiry > 0 && !slices.Contains(choices, p.DefaultExpiry) {
+		choices = append(choices, p.DefaultExpiry)
+		slices.Sort(choices)
+	}
+	for _, d := range choices {
+		out.ExpiryChoicesSeconds = append(out.ExpiryChoicesSeconds, int64(d/time.Second))
+	}
+	return out
+}
+
+// panelPolicy serves GET /api/policy to every user of a module page, Connect
+// and Forge alike: the site's password and expiry rules for the forms.
+func (s *Server) panelPolicy(c echo.Context) error {
+	p, err := s.admin.SitePolicy(c.Request().Context(), actor(c).ClientKey)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toPanelPolicy(p))
+}

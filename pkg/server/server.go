@@ -227,6 +227,7 @@ func (s *Server) routes() *echo.Echo {
 	api := e.Group("/api")
 	auth := []echo.MiddlewareFunc{s.requireSession, noStore}
 	api.POST("/session/refresh", s.refreshSession, auth...)
+	api.GET("/policy", s.panelPolicy, auth...)
 	api.GET("/secrets", s.listSecrets, auth...)
 	api.POST("/secrets", s.createSecret, auth...)
 	api.POST("/secrets/:id/unlock", s.unlockSecret, auth...)
