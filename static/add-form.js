@@ -1,12 +1,22 @@
 // The "New secret" form.
 
-import { h, uid, wipe } from './dom.js';
+import { h, replaceChildren, uid, wipe } from './dom.js';
 import {
   MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, guardDiscard, invalid,
   onEscape,
   textInput,
 } from './forms.js';
 import { describeError } from './messages.js';
+import { t } from './i18n.js';
+
+const DAY = 24 * 60 * 60;
+
+// expiryLabel names an expiry choice of the site policy (seconds; 0: never).
+function expiryLabel(seconds) {
+  if (seconds === 0) return t('panel.expiry.never');
+  if (seconds % DAY === 0) return t('panel.expiry.days', { count: seconds / DAY });
+  return t('panel.expiry.hours', { count: Math.round(seconds / 3600) });
+}
 
 /**
  * AddForm collects title, password and content and creates the secret.
@@ -23,14 +33,26 @@ export class AddForm {
   #opts;
   #busy = false;
   #message = new MessageArea();
+  #policy;
 
   constructor(opts) {
     this.#opts = opts;
     const headingId = uid('add-heading');
     this.title = textInput({ id: uid('title'), maxlength: String(MAX_TITLE_CHARS), required: true });
-    this.pair = new PasswordPair('Password');
+    // The site's policy sets the minimum password length and the expiry
+    // choices; Save waits for it, so no rule the form did not show fails.
+    this.#policy = opts.api.policy().catch(() => null);
+    this.pair = new PasswordPair('Password', { policy: this.#policy });
     this.content = contentArea();
     this.content.id = uid('content');
+    this.expiry = h('select', { id: uid('expiry') });
+    this.expiryField = h('div', { class: 'field' },
+      h('label', { for: this.expiry.id, text: t('panel.expiry.label') }),
+      this.expiry);
+    // Hidden until the policy names the choices; without it the site's
+    // default applies, which the server knows.
+    this.expiryField.hidden = true;
+    this.#policy.then((p) => this.#offerExpiry(p));
 
     this.el = h('form', { class: 'add-form', novalidate: true, 'aria-labelledby': headingId },
       h('h2', { id: headingId, text: 'New secret' }),
@@ -43,6 +65,7 @@ export class AddForm {
       h('div', { class: 'field' },
         h('label', { for: this.content.id, text: 'Content' }),
         this.content),
+      this.expiryField,
       actionRow({ onCancel: () => ask() }),
       this.#message.el,
     );
@@ -53,6 +76,19 @@ export class AddForm {
       e.preventDefault();
       this.#submit();
     });
+  }
+
+  // offerExpiry fills the expiry choice from the policy, the site's default
+  // selected.
+  #offerExpiry(p) {
+    const choices = p && Array.isArray(p.expiryChoicesSeconds)
+      ? p.expiryChoicesSeconds.filter((s) => Number.isInteger(s) && s >= 0) : [];
+    if (choices.length === 0) return;
+    replaceChildren(this.expiry, ...choices.map((s) => h('option', { value: String(s), text: expiryLabel(s) })));
+    const def = String(p.defaultExpirySeconds || 0);
+    if (choices.map(String).includes(def)) this.expiry.value = def;
+    this.expiryField.hidden = false;
+    this.#opts.changed();
   }
 
   /** focus puts the cursor in the first field. */
@@ -73,6 +109,9 @@ export class AddForm {
 
   async #submit() {
     if (this.#busy) return;
+    this.#busy = true;
+    await this.pair.ready;
+    this.#busy = false;
     const problem = this.#check();
     if (problem) {
       this.#message.error(problem.message);
@@ -88,6 +127,7 @@ export class AddForm {
         title: this.title.value,
         content: this.content.value,
         password: this.pair.password.value,
+        expiresAt: this.#expiresAt(),
       });
       this.dispose();
       this.#opts.created(meta);
@@ -99,6 +139,14 @@ export class AddForm {
       this.#busy = false;
       this.el.removeAttribute('aria-busy');
     }
+  }
+
+  // expiresAt is the chosen expiry as a time, or undefined for never (or
+  // when no choice was offered).
+  #expiresAt() {
+    if (this.expiryField.hidden) return undefined;
+    const s = Number(this.expiry.value);
+    return s > 0 ? new Date(Date.now() + s * 1000) : undefined;
   }
 
   #check() {

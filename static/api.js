@@ -154,10 +154,31 @@ export class Api {
     return all;
   }
 
-  /** createSecret stores a new secret → its metadata. */
-  async createSecret({ title, content, password }) {
-    const { data } = await this.#t.request('POST', '/secrets', { body: { title, content, password } });
+  /**
+   * createSecret stores a new secret → its metadata. expiresAt (a Date,
+   * optional) is when it self-destructs; without it the site's default
+   * expiry applies.
+   */
+  async createSecret({ title, content, password, expiresAt }) {
+    const body = { title, content, password };
+    if (expiresAt) body.expiresAt = expiresAt.toISOString();
+    const { data } = await this.#t.request('POST', '/secrets', { body });
     return data;
+  }
+
+  #policy = null;
+
+  /**
+   * policy → the site's rules for the forms: {minPasswordLength,
+   * defaultExpirySeconds, expiryChoicesSeconds}. Asked once per page; a
+   * failed call is asked again next time.
+   */
+  policy() {
+    if (!this.#policy) {
+      this.#policy = this.#t.request('GET', '/policy').then(({ data }) => data);
+      this.#policy.catch(() => { this.#policy = null; });
+    }
+    return this.#policy;
   }
 
   /** unlockSecret → metadata + content, unlockToken, expiresAt, lockAt. */

@@ -143,10 +143,15 @@ export function contentArea(value = '') {
  * switch, a generator and a strength hint.
  */
 export class PasswordPair {
+  #min = MIN_PASSWORD_LENGTH;
+
   /**
    * @param {string} label "Password" or "New password"
+   * @param {{policy?: Promise<{minPasswordLength: number}>}} opts the site's
+   *   policy (Api.policy()); until it arrives, and if it cannot be had, the
+   *   default minimum applies and the server has the last word.
    */
-  constructor(label) {
+  constructor(label, { policy } = {}) {
     const pwProps = {
       type: 'password',
       autocomplete: 'new-password',
@@ -158,7 +163,11 @@ export class PasswordPair {
     this.confirm = h('input', { ...pwProps });
     this.meter = h('div', { class: 'strength', dataset: { score: '0' }, 'aria-hidden': 'true' },
       h('span', { class: 'strength-bar' }));
-    this.hint = h('p', { class: 'hint', text: passwordStrength('').text });
+    this.hint = h('p', { class: 'hint', text: passwordStrength('', this.#min).text });
+    // The site's minimum stays in view while typing, so Save never fails
+    // on a rule the form did not state.
+    this.minimum = h('p', { class: 'hint password-minimum', text: t('panel.password.minimum', { count: this.#min }) });
+    describe(this.password, this.minimum);
     describe(this.password, this.hint);
 
     this.show = h('input', { type: 'checkbox' });
@@ -185,6 +194,7 @@ export class PasswordPair {
     this.el = h('div', { class: 'password-pair' },
       h('div', { class: 'field' },
         h('label', { for: this.password.id, text: label }),
+        this.minimum,
         this.password,
         this.meter,
         this.hint),
@@ -192,6 +202,20 @@ export class PasswordPair {
       h('div', { class: 'password-tools' }, showField, generate),
       this.keep,
     );
+
+    /** ready settles once the site's minimum is applied (or known to be unavailable). */
+    this.ready = Promise.resolve(policy).then((p) => {
+      if (p && Number.isInteger(p.minPasswordLength) && p.minPasswordLength > 0) this.setMinimum(p.minPasswordLength);
+    }, () => {});
+  }
+
+  /** setMinimum makes n the shortest password the pair accepts and says so. */
+  setMinimum(n) {
+    this.#min = n;
+    this.password.minLength = n;
+    this.confirm.minLength = n;
+    this.minimum.textContent = t('panel.password.minimum', { count: n });
+    this.#update();
   }
 
   #generated = '';
@@ -225,8 +249,8 @@ export class PasswordPair {
    */
   check() {
     const pw = this.password.value;
-    if ([...pw].length < MIN_PASSWORD_LENGTH) {
-      return { message: `The password must be at least ${MIN_PASSWORD_LENGTH} characters.`, control: this.password };
+    if ([...pw].length < this.#min) {
+      return { message: t('panel.password.tooShort', { count: this.#min }), control: this.password };
     }
     if (pw !== this.confirm.value) {
       return { message: 'The passwords do not match.', control: this.confirm };
@@ -275,7 +299,7 @@ export class PasswordPair {
   }
 
   #update() {
-    const { score, text } = passwordStrength(this.password.value);
+    const { score, text } = passwordStrength(this.password.value, this.#min);
     this.meter.dataset.score = String(this.password.value ? score : 0);
     this.hint.textContent = text;
     // The copy/confirm step concerns the generated password only.

@@ -1,6 +1,10 @@
 // Password generation and a rough strength hint.
 
-/** MIN_PASSWORD_LENGTH mirrors the server's default policy; the server has the last word. */
+/**
+ * MIN_PASSWORD_LENGTH mirrors the server's default policy. Forms use the
+ * site's own minimum (GET /api/policy) once it is known; the server has the
+ * last word.
+ */
 export const MIN_PASSWORD_LENGTH = 8;
 
 /** GENERATED_LENGTH: 20 characters from ALPHABET carry about 123 bits. */
@@ -44,11 +48,11 @@ const COMMON = new Set([
  *
  * @returns {{score: 0|1|2|3|4, text: string}} score 0 is "too short"
  */
-export function passwordStrength(password) {
+export function passwordStrength(password, min = MIN_PASSWORD_LENGTH) {
   const chars = [...password];
-  if (chars.length === 0) return { score: 0, text: `Use at least ${MIN_PASSWORD_LENGTH} characters.` };
-  if (chars.length < MIN_PASSWORD_LENGTH) {
-    return { score: 0, text: `Too short: use at least ${MIN_PASSWORD_LENGTH} characters.` };
+  if (chars.length === 0) return { score: 0, text: `Use at least ${min} characters.` };
+  if (chars.length < min) {
+    return { score: 0, text: `Too short: use at least ${min} characters.` };
   }
   let pool = 0;
   if (/[a-z]/.test(password)) pool += 26;

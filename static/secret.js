@@ -363,7 +363,7 @@ export class SecretItem {
   }
 
   #showChangePassword() {
-    const pair = new PasswordPair('New password');
+    const pair = new PasswordPair('New password', { policy: this.#ctx.api.policy().catch(() => null) });
     const cancel = () => {
       pair.clear();
       this.#showUnlocked();
@@ -379,6 +379,7 @@ export class SecretItem {
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (this.#busy) return;
+      await pair.ready;
       const problem = pair.check();
       if (problem) {
         this.#message.error(problem.message);
