@@ -25,7 +25,8 @@ const setPolicyJS = `(policy) => {
 // characters" and refuses a 12-character password before Save reaches the
 // server, keeping what was typed; the expiry choice offers only what the
 // policy allows (no "Never" under a default expiry), starts at the site's
-// default, and the chosen expiry is the one the server stores.
+// default, and the chosen expiry is the one the server stores. The
+// change-password form states and checks the same minimum.
 func TestBrowserPanelPolicy(t *testing.T) {
 	base := startServer(t)
 	origin, err := url.Parse(base)
@@ -130,5 +131,28 @@ func TestBrowserPanelPolicy(t *testing.T) {
 	if !found {
 		t.Fatalf("saved secret not in the list: %s", raw)
 	}
-	deleteSecret(sec, long)
+
+	// Changing the password states and checks the same minimum.
+	if sec.state() == "locked" {
+		unlock(sec, long)
+		sec.waitState("unlocked")
+	}
+	sec.click("Change password")
+	sec.waitText(".password-minimum", "At least 14 characters.")
+	sec.fill("New password", short)
+	sec.fill("Confirm password", short)
+	sec.click("Save")
+	sec.waitText(".message", "The password must be at least 14 characters.")
+	if got := sec.value("New password"); got != short {
+		t.Errorf("after the refusal the new password holds %q, want what was typed", got)
+	}
+	if got := sec.state(); got != "changing-password" {
+		t.Errorf("after the refusal the secret is %q, want still changing its password", got)
+	}
+	newer := "fifteen-chars-x"
+	sec.fill("New password", newer)
+	sec.fill("Confirm password", newer)
+	sec.click("Save")
+	sec.waitText(".message", "Password changed.")
+	deleteSecret(sec, newer)
 }
