@@ -44,3 +44,16 @@ func TestPanelPolicy(t *testing.T) {
 	wantAPI(t, h.api("GET", "/api/policy", "", nil), 401, "unauthorized")
 	wantAPI(t, h.api("GET", "/api/policy", "not-a-token", nil), 401, "unauthorized")
 }
+
+// The Forge Custom UI reads the same rules through its remote, from a
+// panel but not from the admin page's module (which has its own route).
+func TestPanelPolicyForge(t *testing.T) {
+	f := newForgeHarness(t)
+	r := f.ui("GET", "/forge/api/policy", panel(alice, "10001"), nil)
+	if r.status != 200 || r.body["minPasswordLength"] != float64(8) {
+		t.Fatalf("forge panel policy: %d %s", r.status, r.raw)
+	}
+	if r := f.ui("GET", "/forge/api/policy", adminPage(alice), nil); r.status != 403 {
+		t.Errorf("admin module on a UI route: %d %s", r.status, r.raw)
+	}
+}
