@@ -20,6 +20,17 @@ import { t } from './i18n.js';
 // only these are taken from them.
 const META_FIELDS = ['id', 'title', 'version', 'createdAt', 'createdBy', 'updatedAt', 'updatedBy'];
 
+// CLIPBOARD_CLEAR_MS is how long copied content stays on the clipboard.
+// Browser tests shorten it through window.__secretsTest.clipboardClearMs;
+// nothing in production sets that.
+const CLIPBOARD_CLEAR_MS = 30000;
+
+function clipboardClearMs() {
+  const hook = window.__secretsTest;
+  const ms = hook && Number(hook.clipboardClearMs);
+  return ms > 0 ? ms : CLIPBOARD_CLEAR_MS;
+}
+
 /**
  * SecretItem renders and drives one secret.
  *
@@ -38,6 +49,7 @@ export class SecretItem {
   #meta;
   #unlock = null; // {content, unlockToken, lockAt}
   #lockTimer = 0;
+  #clipTimer = 0;
   #busy = false;
   #titleId = uid('secret-title');
   #heading;
@@ -96,6 +108,8 @@ export class SecretItem {
     const unlock = this.#unlock;
     this.#unlock = null;
     clearTimeout(this.#lockTimer);
+    // The pending clear holds the copied text; it goes with the content.
+    clearTimeout(this.#clipTimer);
     if (unlock && revoke) {
       // Best effort: if this fails, the token still expires on its own soon.
       this.#ctx.api.lockSecret(this.id, unlock.unlockToken, { keepalive }).catch(() => {});
@@ -116,6 +130,7 @@ export class SecretItem {
   /** dispose stops timers and clears any content before the item is dropped. */
   dispose() {
     clearTimeout(this.#lockTimer);
+    clearTimeout(this.#clipTimer);
     this.#unlock = null;
     wipe(this.el);
   }
@@ -271,6 +286,8 @@ export class SecretItem {
     );
 
     const children = [note, pre];
+    const lines = this.#lineButtons();
+    if (lines) children.push(lines);
     if (confirming) {
       children.push(this.#deleteConfirmation());
     } else {
@@ -310,13 +327,75 @@ export class SecretItem {
     this.#focusPassword();
   }
 
-  async #copy(pre) {
-    const ok = await copyText(this.#unlock ? this.#unlock.content : '', pre);
-    if (ok) {
+  // #lineButtons offers "Copy line N" for each non-blank line of a
+  // multi-line secret (a user name and a password, say), so one line can be
+  // copied without the rest. None for a single line: Copy does that.
+  #lineButtons() {
+    const lines = this.#unlock.content.split(/\r?\n/);
+    if (lines.length < 2) return null;
+    const buttons = [];
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      // The visible text is short; the hidden number completes the
+      // accessible name, "Copy line N".
+      const b = h('button', { type: 'button', class: 'button subtle copy-line' },
+        t('panel.copy.line'), h('span', { class: 'visually-hidden', text: ` ${i + 1}` }));
+      b.setAttribute('aria-label', t('panel.copy.lineN', { n: i + 1 }));
+      b.addEventListener('click', () => {
+        const pre = this.#body.querySelector('pre');
+        const current = this.#unlock ? this.#unlock.content.split(/\r?\n/)[i] : '';
+        this.#copy(pre, current);
+      });
+      buttons.push(h('li', {}, h('span', { class: 'copy-line-number', 'aria-hidden': 'true', text: `${i + 1}` }), b));
+    });
+    if (buttons.length === 0) return null;
+    return h('ol', { class: 'copy-lines', 'aria-label': t('panel.copy.lines') }, ...buttons);
+  }
+
+  async #copy(pre, text = this.#unlock ? this.#unlock.content : '') {
+    const how = await copyText(text, pre);
+    if (how === 'clipboard') {
+      const ms = clipboardClearMs();
+      this.#scheduleClear(text, ms);
+      this.#message.show(t('panel.copy.copiedClears', { count: Math.round(ms / 1000) }), { tone: 'success', clearAfter: 4000 });
+    } else if (how === 'selection') {
+      // execCommand gives no way to read the clipboard back, so there is
+      // nothing to check a clear against; it is not cleared.
       this.#message.show('Copied to the clipboard.', { tone: 'success', clearAfter: 4000 });
     } else {
       this.#message.show('Copying is blocked here. The content is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
     }
+  }
+
+  /**
+   * #scheduleClear empties the clipboard after ms, but only if it still
+   * holds what we copied: anything copied since (here or in another app)
+   * is the user's and stays. Where the browser refuses readText (no
+   * permission, frame not focused) we cannot tell, so we leave the
+   * clipboard alone rather than risk wiping something else.
+   */
+  #scheduleClear(copied, ms) {
+    clearTimeout(this.#clipTimer);
+    delete this.el.dataset.clipboard;
+    this.#clipTimer = setTimeout(async () => {
+      this.#clipTimer = 0;
+      // data-clipboard records the outcome (cleared, kept, unknown) for
+      // tests; it holds no content.
+      let outcome = 'unknown';
+      try {
+        if (navigator.clipboard && typeof navigator.clipboard.readText === 'function') {
+          if (await navigator.clipboard.readText() === copied) {
+            await navigator.clipboard.writeText('');
+            outcome = 'cleared';
+          } else {
+            outcome = 'kept';
+          }
+        }
+      } catch {
+        // Refused: leave the clipboard as it is (see above).
+      }
+      this.el.dataset.clipboard = outcome;
+    }, ms);
   }
 
   #showEdit() {
@@ -478,7 +557,8 @@ function joinWith(parts, sep) {
 }
 
 /**
- * copyText puts text on the clipboard. The async Clipboard API is used only
+ * copyText puts text on the clipboard and says how: 'clipboard' (the async
+ * Clipboard API), 'selection' (execCommand) or '' (failed). The async Clipboard API is used only
  * where the frame is allowed to write (host iframes often are not, and
  * calling it anyway logs a policy violation); otherwise the content is
  * selected and copied with execCommand, which works inside a user gesture.
@@ -490,14 +570,19 @@ async function copyText(text, pre) {
   if (allowed && navigator.clipboard && window.isSecureContext) {
     try {
       await navigator.clipboard.writeText(text);
-      return true;
+      return 'clipboard';
     } catch {
       // Fall through to the selection fallback.
     }
   }
+  // Select exactly text: the pre when it shows just that, else (one line,
+  // or the content is hidden) a short-lived off-screen copy of it.
+  const temp = pre.textContent === text ? null
+    : h('pre', { class: 'visually-hidden', 'aria-hidden': 'true', text });
+  if (temp) pre.after(temp);
   const selection = window.getSelection();
   const range = document.createRange();
-  range.selectNodeContents(pre);
+  range.selectNodeContents(temp || pre);
   selection.removeAllRanges();
   selection.addRange(range);
   let ok = false;
@@ -506,6 +591,10 @@ async function copyText(text, pre) {
   } catch {
     ok = false;
   }
+  if (temp) {
+    selection.removeAllRanges();
+    temp.remove();
+  }
   if (ok) selection.removeAllRanges();
-  return ok;
+  return ok ? 'selection' : '';
 }
