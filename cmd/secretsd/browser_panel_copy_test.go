@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"testing"
 
@@ -83,9 +84,14 @@ func grantClipboard(t *testing.T, ctx context.Context, origin string) {
 // waitClipboard waits until the clipboard, read from the frame, holds want.
 func waitClipboard(f *appFrame, want string) {
 	f.t.Helper()
-	f.wait("the clipboard to hold "+want, `function(want) {
+	// want travels in a struct: an empty string argument would be dropped
+	// on the way (see scopeSel).
+	type arg struct {
+		Want string `json:"want"`
+	}
+	f.wait(fmt.Sprintf("the clipboard to hold %q", want), `function({want}) {
 		navigator.clipboard.readText().then((v) => { window.__clipSeen = {v}; }, (e) => { window.__clipSeen = {err: String(e)}; });
 		const s = window.__clipSeen;
 		return {ok: !!s && s.v === want, got: s || null};
-	}`, want)
+	}`, arg{want})
 }
