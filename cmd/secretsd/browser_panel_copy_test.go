@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/chromedp/cdproto/browser"
@@ -35,10 +36,16 @@ func TestBrowserPanelCopy(t *testing.T) {
 	unlock(sec, password)
 	sec.waitState("unlocked")
 
+	// Each non-blank line has its own button, named for screen readers.
+	names := eval[[]string](f, scopeJS(`(sel) => [...scopeOf(sel).querySelectorAll('button.copy-line')].map((b) => b.getAttribute('aria-label'))`), sec.sel)
+	if want := []string{"Copy line 1", "Copy line 2", "Copy line 3"}; !slices.Equal(names, want) {
+		t.Errorf("the line buttons are named %q, want %q", names, want)
+	}
+
 	// A long timer first: copying one line puts only that line there.
 	eval[bool](f, `function() { window.__secretsTest = {clipboardClearMs: 600000}; return true; }`)
 	sec.click("Copy line 2")
-	sec.waitText("[role=status], .message", "The clipboard is cleared in")
+	sec.waitText("[role=status]", "The clipboard is cleared in")
 	waitClipboard(f, "pass: s3cret-Copy-Probe")
 
 	// Short timer: left alone, the clipboard is emptied.
@@ -61,6 +68,15 @@ func TestBrowserPanelCopy(t *testing.T) {
 	}`), sec.sel)
 	waitClipboard(f, "the user copied this")
 	deleteSecret(sec, password)
+
+	// A single-line secret has no line buttons: Copy copies that line.
+	one := addSecret(f, "One line probe", password, "just-one-line")
+	unlock(one, password)
+	one.waitState("unlocked")
+	if n := eval[int](f, scopeJS(`(sel) => scopeOf(sel).querySelectorAll('button.copy-line').length`), one.sel); n != 0 {
+		t.Errorf("a single-line secret shows %d line buttons, want none", n)
+	}
+	deleteSecret(one, password)
 }
 
 // grantClipboard lets the app's origin read and write the clipboard, as a
