@@ -372,7 +372,9 @@ export class SecretItem {
    * holds what we copied: anything copied since (here or in another app)
    * is the user's and stays. Where the browser refuses readText (no
    * permission, frame not focused) we cannot tell, so we leave the
-   * clipboard alone rather than risk wiping something else.
+   * clipboard alone rather than risk wiping something else. We only read
+   * where reading is already granted: asking would pop a permission prompt
+   * (or Firefox's paste menu) out of nowhere half a minute after the copy.
    */
   #scheduleClear(copied, ms) {
     clearTimeout(this.#clipTimer);
@@ -383,7 +385,7 @@ export class SecretItem {
       // tests; it holds no content.
       let outcome = 'unknown';
       try {
-        if (navigator.clipboard && typeof navigator.clipboard.readText === 'function') {
+        if (await mayReadClipboard()) {
           if (await navigator.clipboard.readText() === copied) {
             await navigator.clipboard.writeText('');
             outcome = 'cleared';
@@ -554,6 +556,23 @@ function fieldFor(label, control) {
 
 function joinWith(parts, sep) {
   return parts.flatMap((p, i) => (i === 0 ? [p] : [sep, p]));
+}
+
+/**
+ * mayReadClipboard reports whether navigator.clipboard.readText can run
+ * without prompting: the frame may use clipboard-read and the permission
+ * is already granted. Browsers that cannot tell (the query throws) get no.
+ */
+async function mayReadClipboard() {
+  if (!navigator.clipboard || typeof navigator.clipboard.readText !== 'function') return false;
+  const policy = document.permissionsPolicy || document.featurePolicy;
+  if (policy && typeof policy.allowsFeature === 'function' && !policy.allowsFeature('clipboard-read')) return false;
+  try {
+    const status = await navigator.permissions.query({ name: 'clipboard-read' });
+    return status.state === 'granted';
+  } catch {
+    return false;
+  }
 }
 
 /**
