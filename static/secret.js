@@ -354,13 +354,14 @@ export class SecretItem {
 
   async #copy(pre, text = this.#unlock ? this.#unlock.content : '') {
     const how = await copyText(text, pre);
-    if (how === 'clipboard') {
+    // Promise the clear only where it can happen (see #scheduleClear).
+    if (how === 'clipboard' && await mayReadClipboard()) {
       const ms = clipboardClearMs();
       this.#scheduleClear(text, ms);
       this.#message.show(t('panel.copy.copiedClears', { count: Math.round(ms / 1000) }), { tone: 'success', clearAfter: 4000 });
-    } else if (how === 'selection') {
-      // execCommand gives no way to read the clipboard back, so there is
-      // nothing to check a clear against; it is not cleared.
+    } else if (how) {
+      // Without reading the clipboard back there is nothing to check a
+      // clear against, so it is not cleared (nor promised).
       this.#message.show('Copied to the clipboard.', { tone: 'success', clearAfter: 4000 });
     } else {
       this.#message.show('Copying is blocked here. The content is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
