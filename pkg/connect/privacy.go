@@ -3,12 +3,10 @@ package connect
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,16 +29,6 @@ type PersonalDataReporter struct {
 	Now     func() time.Time // nil: time.Now
 }
 
-type reportBody struct {
-	Accounts []reportAccount `json:"accounts"`
-}
-
-type reportAccount struct {
-	AccountID string `json:"accountId"`
-	UpdatedAt string `json:"updatedAt,omitempty"`
-	Status    string `json:"status,omitempty"`
-}
-
 // ReportAccounts sends one batch; a 429 becomes *engine.RetryAfterError.
 func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string, accounts []engine.ReportedAccount) (engine.ReportResult, error) {
 	h, err := p.Host(ctx, tenant)
@@ -54,11 +42,7 @@ func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string
 	if p.Now != nil {
 		now = p.Now
 	}
-	in := reportBody{Accounts: make([]reportAccount, len(accounts))}
-	for i, a := range accounts {
-		in.Accounts[i] = reportAccount{AccountID: a.AccountID, UpdatedAt: a.UpdatedAt.UTC().Format(time.RFC3339Nano)}
-	}
-	body, err := json.Marshal(in)
+	body, err := engine.MarshalReport(accounts)
 	if err != nil {
 		return engine.ReportResult{}, err
 	}
@@ -88,39 +72,15 @@ func sendReport(ctx context.Context, client *http.Client, h Host, body []byte, n
 	return doReport(client, req)
 }
 
-// doReport sends req and reads the answer: 200 with statuses, 204 with
-// none, 429 with Retry-After (seconds; absent: a minute).
+// doReport sends req and reads the answer (engine.ReadReportAnswer).
 func doReport(client *http.Client, req *http.Request) (engine.ReportResult, error) {
-	var r engine.ReportResult
 	res, err := client.Do(req)
 	if err != nil {
-		return r, fmt.Errorf("%w: personal data report: %w", ErrHostUnavailable, err)
+		return engine.ReportResult{}, fmt.Errorf("%w: personal data report: %w", ErrHostUnavailable, err)
 	}
-	defer res.Body.Close()
-	if s, err := strconv.ParseInt(res.Header.Get("Cycle-Period"), 10, 64); err == nil && s > 0 {
-		r.CyclePeriod = time.Duration(s) * time.Second
+	r, err := engine.ReadReportAnswer(res)
+	if errors.Is(err, engine.ErrReportAnswer) {
+		return r, fmt.Errorf("%w: %w", ErrHostUnavailable, err)
 	}
-	switch res.StatusCode {
-	case http.StatusNoContent:
-		return r, nil
-	case http.StatusOK:
-		var out reportBody
-		if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&out); err != nil {
-			return r, fmt.Errorf("%w: personal data report: undecodable answer", ErrHostUnavailable)
-		}
-		for _, a := range out.Accounts {
-			if a.Status == "closed" {
-				r.Closed = append(r.Closed, a.AccountID)
-			}
-		}
-		return r, nil
-	case http.StatusTooManyRequests:
-		after := time.Minute
-		if s, err := strconv.ParseInt(res.Header.Get("Retry-After"), 10, 64); err == nil && s >= 0 {
-			after = time.Duration(s) * time.Second
-		}
-		return r, &engine.RetryAfterError{After: after}
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	return r, fmt.Errorf("%w: personal data report answered %d", ErrHostUnavailable, res.StatusCode)
+	return r, err
 }

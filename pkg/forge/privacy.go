@@ -14,13 +14,11 @@ package forge
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,16 +51,6 @@ var defaultReportClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-type reportBody struct {
-	Accounts []reportAccount `json:"accounts"`
-}
-
-type reportAccount struct {
-	AccountID string `json:"accountId"`
-	UpdatedAt string `json:"updatedAt,omitempty"`
-	Status    string `json:"status,omitempty"`
-}
-
 // ReportAccounts sends one batch. No kept token (none seen yet, or
 // expired) is engine.ErrNotReportable: the tenant is tried again next
 // pass, after its users' next visit has left a fresh token. A 429 is
@@ -79,11 +67,7 @@ func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return r, fmt.Errorf("%w: bad apiBaseUrl", ErrReportFailed)
 	}
-	in := reportBody{Accounts: make([]reportAccount, len(accounts))}
-	for i, a := range accounts {
-		in.Accounts[i] = reportAccount{AccountID: a.AccountID, UpdatedAt: a.UpdatedAt.UTC().Format(time.RFC3339Nano)}
-	}
-	body, err := json.Marshal(in)
+	body, err := engine.MarshalReport(accounts)
 	if err != nil {
 		return r, err
 	}
@@ -103,35 +87,12 @@ func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string
 		// *url.Error names the URL only, never the header with the token.
 		return r, fmt.Errorf("%w: %w", ErrReportFailed, err)
 	}
-	defer res.Body.Close()
-	if s, err := strconv.ParseInt(res.Header.Get("Cycle-Period"), 10, 64); err == nil && s > 0 {
-		r.CyclePeriod = time.Duration(s) * time.Second
-	}
-	switch res.StatusCode {
-	case http.StatusNoContent:
-		return r, nil
-	case http.StatusOK:
-		var out reportBody
-		if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&out); err != nil {
-			return r, fmt.Errorf("%w: undecodable answer", ErrReportFailed)
-		}
-		for _, a := range out.Accounts {
-			if a.Status == "closed" {
-				r.Closed = append(r.Closed, a.AccountID)
-			}
-		}
-		return r, nil
-	case http.StatusTooManyRequests:
-		after := time.Minute
-		if s, err := strconv.ParseInt(res.Header.Get("Retry-After"), 10, 64); err == nil && s >= 0 {
-			after = time.Duration(s) * time.Second
-		}
-		return r, &engine.RetryAfterError{After: after}
-	case http.StatusUnauthorized:
+	if res.StatusCode == http.StatusUnauthorized {
 		// The token was revoked before its expiry, or was never one of the
 		// platform's: forget it and report later with the next one rather
 		// than fail the pass.
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		res.Body.Close()
 		if p.Drop != nil {
 			if err := p.Drop(ctx, tenant, tok.Token); err != nil {
 				return r, err
@@ -139,6 +100,9 @@ func (p *PersonalDataReporter) ReportAccounts(ctx context.Context, tenant string
 		}
 		return r, engine.ErrNotReportable
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	return r, fmt.Errorf("%w: answered %d", ErrReportFailed, res.StatusCode)
+	r, err = engine.ReadReportAnswer(res)
+	if errors.Is(err, engine.ErrReportAnswer) {
+		return r, fmt.Errorf("%w: %w", ErrReportFailed, err)
+	}
+	return r, err
 }
