@@ -2,10 +2,11 @@
 //
 // Catalogues are split by the part of the app that owns them, so a change to
 // the admin page never touches the panel's strings: strings-common.js (errors,
-// times, words several views share), strings-panel.js (issue panel and macro)
-// and strings-admin.js (the admin page). Each exports { en: {...}, de: {...} };
-// keys are namespaced by owner ("common.", "panel.", "admin.") so they never
-// collide. English is the reference: a key missing from another language falls
+// times, words several views share), strings-panel.js (issue panel and macro),
+// strings-admin.js (the admin page) and strings-audit.js (its audit log). Each
+// exports { en: {...}, de: {...} }; keys are namespaced by owner ("common.",
+// "panel.", "admin.", "audit.") so they never collide. English is the
+// reference: a key missing from another language falls
 // back to English, and a key missing from English renders as the key itself,
 // which a test (forge/test/i18n.test.mjs) forbids for every key the code uses.
 //
@@ -16,13 +17,14 @@
 import common from './strings-common.js';
 import panel from './strings-panel.js';
 import admin from './strings-admin.js';
+import audit from './strings-audit.js';
 
 /** LOCALES are the languages shipped complete; English is the fallback. */
 export const LOCALES = ['en', 'de'];
 
 const catalogues = {};
 for (const lang of LOCALES) {
-  catalogues[lang] = Object.assign({}, common[lang], panel[lang], admin[lang]);
+  catalogues[lang] = Object.assign({}, common[lang], panel[lang], admin[lang], audit[lang]);
 }
 
 let current = 'en';
