@@ -129,8 +129,11 @@ func containerKey(k *seal.TenantKey, container, id string) []byte {
 	return append(containerPrefix(k, container), id...)
 }
 
+// containerPrefix is the MAC every record key of a container starts with.
+// It is computed on every list and unlock, so it comes from the key's memo;
+// callers append to it (which copies) but never write into it.
 func containerPrefix(k *seal.TenantKey, container string) []byte {
-	return k.MAC("container", container)
+	return k.MemoMAC("container", container)
 }
 
 // expiryKey orders the expiry index by time, then tenant and id.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // HKDF info strings for the two tenant subkeys. They are part of the stored
@@ -26,7 +27,22 @@ type TenantKey struct {
 	// index is behind a pointer so that reflection-based printing of a
 	// copied struct shows an address, not the key.
 	index *[keySize]byte
+
+	// memo remembers MACs of (label, value) pairs asked for on every request
+	// (a container's key prefix), see MemoMAC. A pointer, like index, so the
+	// value receivers that redact printing copy no lock.
+	memo *macMemo
 }
+
+// macMemo is MemoMAC's bounded map.
+type macMemo struct {
+	mu sync.RWMutex
+	m  map[[2]string][]byte
+}
+
+// memoLimit bounds a TenantKey's remembered MACs: a tenant's busy containers
+// fit, and a request choosing values at will can cost at most this much.
+const memoLimit = 512
 
 // NewTenantKey returns the tenant key for raw, which must be exactly 32 bytes
 // (see RandomKey). raw is not retained, so the caller may clear it afterwards.
@@ -42,7 +58,7 @@ func NewTenantKey(raw []byte) (*TenantKey, error) {
 	}
 	indexRaw := hkdfKey(raw, tenantIndexInfo)
 	defer clear(indexRaw)
-	t := &TenantKey{seal: sealKey, index: new([keySize]byte)}
+	t := &TenantKey{seal: sealKey, index: new([keySize]byte), memo: &macMemo{}}
 	copy(t.index[:], indexRaw)
 	return t, nil
 }
@@ -78,3 +94,27 @@ func (TenantKey) GoString() string { return redacted }
 
 // Format prints "[redacted]" for every verb.
 func (TenantKey) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// MemoMAC is MAC(label, value), remembered for the key's most used pairs, for
+// index keys computed on every request: an HMAC is two SHA-256 keyings and four
+// allocations, a map hit none. The result is shared; callers must not modify
+// it (its capacity is its length, so an append copies). The memo starts over
+// when full, so it stays bounded whatever values requests bring.
+func (t *TenantKey) MemoMAC(label, value string) []byte {
+	k, memo := [2]string{label, value}, t.memo
+	memo.mu.RLock()
+	m, ok := memo.m[k]
+	memo.mu.RUnlock()
+	if ok {
+		return m
+	}
+	m = t.MAC(label, value)
+	m = m[:len(m):len(m)]
+	memo.mu.Lock()
+	if memo.m == nil || len(memo.m) >= memoLimit {
+		memo.m = make(map[[2]string][]byte)
+	}
+	memo.m[k] = m
+	memo.mu.Unlock()
+	return m
+}

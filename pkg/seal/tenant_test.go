@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/connect-secrets/secrets/pkg/seal"
@@ -93,6 +94,34 @@ func TestTenantKeyMAC(t *testing.T) {
 				t.Errorf("equal = %v, want %v", got, tt.wantEqual)
 			}
 		})
+	}
+}
+
+// TestMemoMAC: the remembered MAC is the MAC, per key and per pair, also after
+// the memo filled up and started over, and an append to it never changes what
+// the next caller gets.
+func TestMemoMAC(t *testing.T) {
+	a, b := MustTenantKey(t, MustRandomKey(t)), MustTenantKey(t, MustRandomKey(t))
+	want := a.MAC("container", "jira:issue:1")
+	first := a.MemoMAC("container", "jira:issue:1")
+	if !bytes.Equal(first, want) {
+		t.Fatal("MemoMAC differs from MAC")
+	}
+	if bytes.Equal(b.MemoMAC("container", "jira:issue:1"), want) {
+		t.Fatal("another tenant's key gave the same MAC")
+	}
+	if bytes.Equal(a.MemoMAC("containe", "rjira:issue:1"), want) {
+		t.Fatal("the label/value boundary is not part of the MAC")
+	}
+	_ = append(first, 'x') // a caller building a record key on it
+	for i := range 2000 {  // more pairs than the memo keeps
+		v := fmt.Sprintf("jira:issue:%d", i)
+		if !bytes.Equal(a.MemoMAC("container", v), a.MAC("container", v)) {
+			t.Fatalf("pair %d: MemoMAC differs from MAC", i)
+		}
+	}
+	if got := a.MemoMAC("container", "jira:issue:1"); !bytes.Equal(got, want) {
+		t.Fatal("MemoMAC changed after an append or a refill")
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/secrets"
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -101,27 +100,15 @@ func statusLabel(status int) string {
 	return strconv.Itoa(status)
 }
 
-// observe is the middleware that counts and times every request. routes
-// reports whether a template is one the server registered; anything else
-// (echo reports the raw path for requests no route matched) is "unmatched".
-func (m *Metrics) observe(routes func(string) bool) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err) // render now, so the status is final
-			}
-			route := c.Path()
-			if route == "" || !routes(route) {
-				route = "unmatched"
-			}
-			method := methodLabel(c.Request().Method)
-			m.requests.WithLabelValues(route, method, statusLabel(c.Response().Status)).Inc()
-			m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-			return nil
-		}
+// record counts and times one request (edge calls it). A route that is not
+// one the server registered is "unmatched".
+func (m *Metrics) record(route, method string, status int, elapsed time.Duration, routes func(string) bool) {
+	if route == "" || !routes(route) {
+		route = "unmatched"
 	}
+	ml := methodLabel(method)
+	m.requests.WithLabelValues(route, ml, statusLabel(status)).Inc()
+	m.latency.WithLabelValues(route, ml).Observe(elapsed.Seconds())
 }
 
 // unlockOutcome records how an unlock ended.

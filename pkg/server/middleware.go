@@ -1,10 +1,11 @@
 package server
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -17,79 +18,100 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// requestLog gives every request an id and a logger, and logs one line when
-// it ends. It logs the route and path but never the query string, which
-// carries host tokens.
-func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		id := newRequestID()
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		log := s.log.With().Str("request_id", id).Logger()
-		req := c.Request()
-		c.SetRequest(req.WithContext(log.WithContext(req.Context())))
-		err := next(c)
-		if err != nil {
-			c.Error(err)
+// edge is the one middleware of every request, matched or not: it gives the
+// request an id and a logger, sets the security headers, turns a panic into a
+// logged internal error, renders a handler's error (so the status is final),
+// and then counts, times and logs the request. It is one layer rather than
+// four because echo applies e.Use middleware anew on every request: each
+// layer cost a closure and a call per request on the hottest path.
+//
+// The log line has the route and path but never the query string, which
+// carries host tokens. routes reports whether a template is one the server
+// registered; anything else is "unmatched" in the metrics (echo reports the
+// raw path for requests no route matched, which a client chooses).
+func (s *Server) edge(routes func(string) bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			id := newRequestID()
+			// Shared, never-modified value slices: Header.Set would allocate
+			// one per header per request. net/http only reads them, and an
+			// Add by anyone later appends to a full slice, which copies.
+			h := c.Response().Header()
+			h[echo.HeaderXRequestID] = []string{id}
+			h[echo.HeaderXContentTypeOptions] = nosniff
+			// Module URLs carry host tokens in their query; never leak them.
+			h[referrerPolicy] = noReferrer
+			log := s.log.With().Str("request_id", id).Logger()
+			req := c.Request()
+			c.SetRequest(req.WithContext(log.WithContext(req.Context())))
+			if err := s.recovering(next, c); err != nil {
+				c.Error(err)
+			}
+			res := c.Response()
+			elapsed := time.Since(start)
+			if s.metrics != nil {
+				s.metrics.record(c.Path(), req.Method, res.Status, elapsed, routes)
+			}
+			lvl := zerolog.InfoLevel
+			if res.Status >= 500 {
+				lvl = zerolog.ErrorLevel
+			}
+			log.WithLevel(lvl).
+				Str("method", req.Method).
+				Str("route", c.Path()).
+				Str("path", req.URL.EscapedPath()).
+				Int("status", res.Status).
+				Int64("bytes", res.Size).
+				Dur("duration", elapsed).
+				Msg("request")
+			return nil
 		}
-		res := c.Response()
-		lvl := zerolog.InfoLevel
-		if res.Status >= 500 {
-			lvl = zerolog.ErrorLevel
-		}
-		log.WithLevel(lvl).
-			Str("method", req.Method).
-			Str("route", c.Path()).
-			Str("path", req.URL.EscapedPath()).
-			Int("status", res.Status).
-			Int64("bytes", res.Size).
-			Dur("duration", time.Since(start)).
-			Msg("request")
-		return nil
 	}
 }
 
+// Header names and values edge and noStore set on every response.
+const referrerPolicy = "Referrer-Policy"
+
+var (
+	nosniff    = []string{"nosniff"}
+	noReferrer = []string{"no-referrer"}
+	noStoreVal = []string{"no-store"}
+)
+
+// newRequestID returns 24 hex digits from the runtime's per-thread ChaCha8
+// generator. A request id correlates log lines and is no credential, so it
+// needs uniqueness, not a getrandom call on every request.
 func newRequestID() string {
 	var b [12]byte
-	_, _ = rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:8], mrand.Uint64())
+	binary.LittleEndian.PutUint32(b[8:], mrand.Uint32())
 	return hex.EncodeToString(b[:])
 }
 
-// recoverPanic turns a panic into a logged internal error. The panic value is
-// logged as a type and a stack only: it might hold request data.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				zerolog.Ctx(c.Request().Context()).Error().
-					Str("panic_type", fmt.Sprintf("%T", r)).
-					Bytes("stack", debug.Stack()).
-					Msg("handler panicked")
-				err = secrets.Internal(fmt.Errorf("panic of type %T", r))
+// recovering runs next, turning a panic into a logged internal error. The
+// panic value is logged as a type and a stack only: it might hold request
+// data. http.ErrAbortHandler is net/http's own way to abort and goes on.
+func (s *Server) recovering(next echo.HandlerFunc, c echo.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
 			}
-		}()
-		return next(c)
-	}
-}
-
-// securityHeaders are sent with every response.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
-		// Module URLs carry host tokens in their query; never leak them.
-		h.Set("Referrer-Policy", "no-referrer")
-		return next(c)
-	}
+			zerolog.Ctx(c.Request().Context()).Error().
+				Str("panic_type", fmt.Sprintf("%T", r)).
+				Bytes("stack", debug.Stack()).
+				Msg("handler panicked")
+			err = secrets.Internal(fmt.Errorf("panic of type %T", r))
+		}
+	}()
+	return next(c)
 }
 
 // noStore marks responses that may carry secret content or tokens.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
+		c.Response().Header()[echo.HeaderCacheControl] = noStoreVal
 		return next(c)
 	}
 }

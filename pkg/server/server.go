@@ -194,14 +194,10 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	// The real client address is the proxy's business; we log the peer.
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(s.requestLog)
 	// Route templates are read at request time, once every route below is
 	// registered; until then the set is empty and everything is unmatched.
 	routeSet := map[string]bool{}
-	if s.metrics != nil {
-		e.Use(s.metrics.observe(func(r string) bool { return routeSet[r] }))
-	}
-	e.Use(s.recoverPanic, securityHeaders)
+	e.Use(s.edge(func(r string) bool { return routeSet[r] }))
 
 	e.GET("/jira/atlassian-connect.json", s.descriptor(s.descriptors.Jira))
 	e.GET("/confluence/atlassian-connect.json", s.descriptor(s.descriptors.Confluence))
