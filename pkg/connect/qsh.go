@@ -113,47 +113,45 @@ func canonicalQuery(rawQuery string) (string, error) {
 	if rawQuery == "" {
 		return "", nil
 	}
-	type param struct {
-		name   string // encoded
-		values []string
-	}
-	var params []*param
-	byName := make(map[string]*param)
+	// One flat list of (encoded name, decoded value) pairs, sorted by name
+	// and then value, gives Atlassian's order: names by their encoding (which
+	// is injective, so this is a total order on the decoded names too) and
+	// each name's values sorted decoded, then encoded and joined with ','.
+	// Flat, because this runs on every module page: a map and a slice per
+	// name cost more than the hashing.
+	type pair struct{ name, value string }
+	var stack [16]pair
+	pairs := stack[:0]
 	err := parseQuery(rawQuery, func(name, value string) {
-		if name == "jwt" {
-			return
+		if name != "jwt" {
+			pairs = append(pairs, pair{percentEncode(name), value})
 		}
-		p, ok := byName[name]
-		if !ok {
-			p = &param{name: percentEncode(name)}
-			byName[name] = p
-			params = append(params, p)
-		}
-		p.values = append(p.values, value)
 	})
 	if err != nil {
 		return "", err
 	}
-	// Encoding is injective, so sorting by encoded name is a total order on
-	// the decoded names too.
-	slices.SortFunc(params, func(a, b *param) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(pairs, func(a, b pair) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
 
 	var b strings.Builder
 	b.Grow(len(rawQuery) + len(rawQuery)/2)
-	for i, p := range params {
-		if i > 0 {
+	for i, p := range pairs {
+		switch {
+		case i == 0:
+		case p.name == pairs[i-1].name:
+			b.WriteByte(',')
+			writePercentEncoded(&b, p.value)
+			continue
+		default:
 			b.WriteByte('&')
 		}
 		b.WriteString(p.name)
 		b.WriteByte('=')
-		// Atlassian sorts the decoded values, then encodes each.
-		slices.Sort(p.values)
-		for j, v := range p.values {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			writePercentEncoded(&b, v)
-		}
+		writePercentEncoded(&b, p.value)
 	}
 	return b.String(), nil
 }
@@ -196,7 +194,16 @@ func isUnreserved(c byte) bool {
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
 
+// percentEncode returns s percent-encoded; s itself, without allocating, when
+// it is all unreserved bytes, as parameter names almost always are.
 func percentEncode(s string) string {
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = isUnreserved(s[i])
+	}
+	if clean {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	writePercentEncoded(&b, s)

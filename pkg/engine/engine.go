@@ -81,10 +81,11 @@ func (e *Engine) view(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func mapStoreErr(err error) error {
+	if err == nil {
+		return nil // before errors.As's target, which escapes, is allocated
+	}
 	var se *secrets.Error
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &se):
 		return err
 	case errors.Is(err, store.ErrBusy):

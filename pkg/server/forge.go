@@ -98,7 +98,7 @@ func (s *Server) forgeRoutes(e *echo.Echo) {
 
 	ui := []echo.MiddlewareFunc{s.forgeAuth(forgeUI, ""), s.forgeContainer, noStore}
 	g.GET("/api/policy", s.panelPolicy, ui...)
-	g.GET("/api/secrets", s.listSecrets, ui...)
+	g.GET("/api/secrets", chain(s.listSecrets, ui...))
 	g.POST("/api/secrets", s.createSecret, ui...)
 	g.POST("/api/secrets/:id/unlock", s.unlockSecret, ui...)
 	g.PUT("/api/secrets/:id", s.updateSecret, ui...)
