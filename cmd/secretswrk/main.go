@@ -10,6 +10,10 @@
 // engine writes them) and measures again, so one table shows the same
 // requests at 1 and at 10,000 tenants.
 //
+// Last come two baselines (baseline.go): bare net/http and bare echo serving
+// the same list response from a buffer, the ceiling of this route on this
+// machine, so the table shows how much of a request's cost is ours.
+//
 // The figures to compare with Atlassian's own framework are in issue 11:
 // a minimal atlassian-connect-express app, measured the same way (wrk -t1
 // -c64) on the same machine, did about 6,000 list requests per CPU-second
@@ -51,7 +55,16 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
 	flag.StringVar(&o.bin, "secretsd", "", "secretsd binary (default: build ./cmd/secretsd)")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
+	flag.BoolVar(&o.baseline, "baseline", true, "also measure the bare frameworks serving the same list body (the ceiling)")
+	serve := flag.String("serve-baseline", "", "internal: serve this file as the bare-framework baseline (see baseline.go)")
 	flag.Parse()
+	if *serve != "" {
+		if err := serveBaseline(*serve); err != nil {
+			fmt.Fprintln(os.Stderr, "secretswrk:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "secretswrk:", err)
 		os.Exit(1)
@@ -64,6 +77,7 @@ type options struct {
 	connections, threads int
 	duration, warmup     time.Duration
 	counts               []int
+	baseline             bool
 }
 
 const issueID = "10001"
@@ -128,10 +142,11 @@ func run(o options) error {
 
 	fmt.Printf("wrk -t%d -c%d, %s after %s of warm-up, against one secretsd (bbolt, production mode) on 127.0.0.1; %d secrets in the issue\n",
 		o.threads, o.connections, o.duration, o.warmup, o.secrets)
-	fmt.Printf("| %8s | %-12s | %10s | %8s | %8s | %8s | %6s | %9s | %12s | %9s |\n",
+	fmt.Printf("| %8s | %-13s | %10s | %8s | %8s | %8s | %6s | %9s | %12s | %9s |\n",
 		"tenants", "request", "req/s", "p50", "p90", "p99", "errors", "server s", "req/server s", "peak RSS")
-	fmt.Println("|" + strings.Repeat("-", 118) + "|")
+	fmt.Println("|" + strings.Repeat("-", 119) + "|")
 	have := 1
+	var session string // the last step's, for the baselines
 	for _, n := range o.counts {
 		// Each step measures a fresh process, so that its peak RSS is the
 		// step's, not the creates' key derivations (64 MiB each).
@@ -150,7 +165,7 @@ func run(o options) error {
 		r = rs[0]
 		// A fresh session and a fresh signed page URL for each step: the
 		// host token lives three minutes.
-		session, err := site.Panel(ctx, r, "lister", issueID)
+		session, err = site.Panel(ctx, r, "lister", issueID)
 		if err != nil {
 			return err
 		}
@@ -171,10 +186,13 @@ func run(o options) error {
 			if err != nil {
 				return fmt.Errorf("%s at %d tenants: %w", req.name, n, err)
 			}
-			fmt.Printf("| %8d | %-12s | %10.0f | %8s | %8s | %8s | %6d | %9.2f | %12.0f | %5d MiB |\n",
+			fmt.Printf("| %8d | %-13s | %10.0f | %8s | %8s | %8s | %6d | %9.2f | %12.0f | %5d MiB |\n",
 				n, req.name, res.perSecond, res.p50, res.p90, res.p99, res.errors, res.cpuSeconds,
 				float64(res.requests)/res.cpuSeconds, res.peakRSS>>20)
 		}
+	}
+	if o.baseline {
+		return measureBaselines(ctx, o, dir, r.URL+"/api/secrets", "JWT "+session)
 	}
 	return nil
 }
@@ -240,8 +258,14 @@ type result struct {
 	peakRSS          int64
 }
 
+// process is a measured server: secretsd (a *replicas.Replica) or a baseline.
+type process interface {
+	CPUTicks() uint64
+	PeakRSS() int64
+}
+
 // measure warms up, then runs wrk once while taking the server's CPU time.
-func measure(ctx context.Context, o options, r *replicas.Replica, url string, header []string) (result, error) {
+func measure(ctx context.Context, o options, r process, url string, header []string) (result, error) {
 	if _, err := runWrk(ctx, o, url, header, o.warmup); err != nil {
 		return result{}, err
 	}

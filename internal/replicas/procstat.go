@@ -16,6 +16,10 @@ func (r *Replica) CPUTicks() uint64 { return ProcessTicks(r.PID()) }
 // 0 where it cannot be read.
 func (r *Replica) PeakRSS() int64 { return peakRSS(r.PID()) }
 
+// ProcessPeakRSS is any process's high-water resident set size (VmHWM) in
+// bytes; 0 where it cannot be read.
+func ProcessPeakRSS(pid int) int64 { return peakRSS(pid) }
+
 // ProcessTicks is a process's user and system CPU time (fields 14 and 15
 // of /proc/<pid>/stat) in clock ticks; 0 if it cannot be read.
 func ProcessTicks(pid int) uint64 {
