@@ -61,7 +61,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	log, closeLog := newLogger(cfg, stderr)
+	defer closeLog() // last: every other deferred step may still log
 
 	keyring, err := loadKeyring(cfg, log)
 	if err != nil {
