@@ -5,22 +5,22 @@ import { button, h } from './dom.js';
 import { t } from './i18n.js';
 import { describeError } from './messages.js';
 
-// The audit event types in a sensible order, each with its wording. The
-// wording is read when used, not when this module loads: the language is
-// chosen after that (app.js).
+// The audit event types in a sensible order, each with the catalogue key
+// of its wording. The wording is looked up when used, not when this module
+// loads: the language is chosen after that (app.js).
 const EVENT_WORDS = [
-  ['created', () => t('admin.event.created')],
-  ['unlocked', () => t('admin.event.unlocked')],
-  ['unlock_failed', () => t('admin.event.unlock_failed')],
-  ['locked_out', () => t('admin.event.locked_out')],
-  ['locked', () => t('admin.event.locked')],
-  ['edited', () => t('admin.event.edited')],
-  ['password_changed', () => t('admin.event.password_changed')],
-  ['deleted', () => t('admin.event.deleted')],
-  ['expired', () => t('admin.event.expired')],
-  ['admin_deleted', () => t('admin.event.admin_deleted')],
-  ['lockout_reset', () => t('admin.event.lockout_reset')],
-  ['policy_changed', () => t('admin.event.policy_changed')],
+  ['created', 'admin.event.created'],
+  ['unlocked', 'admin.event.unlocked'],
+  ['unlock_failed', 'admin.event.unlock_failed'],
+  ['locked_out', 'admin.event.locked_out'],
+  ['locked', 'admin.event.locked'],
+  ['edited', 'admin.event.edited'],
+  ['password_changed', 'admin.event.password_changed'],
+  ['deleted', 'admin.event.deleted'],
+  ['expired', 'admin.event.expired'],
+  ['admin_deleted', 'admin.event.admin_deleted'],
+  ['lockout_reset', 'admin.event.lockout_reset'],
+  ['policy_changed', 'admin.event.policy_changed'],
 ];
 
 /**
@@ -28,9 +28,9 @@ const EVENT_WORDS = [
  * pairs. The label is a getter, so a list built after setLocale reads in
  * the user's language.
  */
-export const EVENT_TYPES = EVENT_WORDS.map(([type, word]) => {
+export const EVENT_TYPES = EVENT_WORDS.map(([type, key]) => {
   const pair = [type];
-  Object.defineProperty(pair, 1, { get: word, enumerable: true });
+  Object.defineProperty(pair, 1, { get: () => t(key), enumerable: true });
   return Object.freeze(pair);
 });
 
@@ -38,8 +38,8 @@ const EVENT_LABELS = new Map(EVENT_WORDS);
 
 /** eventLabel words an audit event type; unknown types show as they are. */
 export function eventLabel(type) {
-  const word = EVENT_LABELS.get(type);
-  return word ? word() : String(type || t('admin.event.unknown'));
+  const key = EVENT_LABELS.get(type);
+  return key ? t(key) : String(type || t('admin.event.unknown'));
 }
 
 // What Host.displayName answers when the host cannot name someone. An admin
