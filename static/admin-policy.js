@@ -6,54 +6,50 @@
 import { humanDuration, loadError } from './admin-shared.js';
 import { button, h, replaceChildren, uid } from './dom.js';
 import { MessageArea, invalid } from './forms.js';
+import { t } from './i18n.js';
 import { describeError } from './messages.js';
 
 const MINUTE = 60;
 const DAY = 24 * 3600;
 
 // One entry per input. unit: seconds per unit shown (1 for plain counts).
+// label, range and hint come from the catalogue (admin.policy.<key>.*);
+// range is the first sentence of the hint and also words a value outside it.
 const GROUPS = [
   {
-    legend: 'Passwords and lockouts',
+    legend: 'admin.policy.groupPasswords',
     fields: [
-      {
-        key: 'minPasswordLength', label: 'Minimum password length', unit: 1, integer: true,
-        min: 8, max: 128,
-        hint: 'From 8 to 128 characters. Applies when a secret is added or its password is changed.',
-      },
-      {
-        key: 'lockoutThreshold', label: 'Failed attempts before lockout', unit: 1, integer: true,
-        min: 1, max: 100,
-        hint: 'From 1 to 100 failed attempts in a row.',
-      },
-      {
-        key: 'lockoutSeconds', label: 'Lockout (minutes)', unit: MINUTE,
-        min: 10 / MINUTE, max: 1440,
-        hint: 'From 0.17 (10 seconds) to 1440 minutes (24 hours). Each further wrong password doubles it.',
-      },
-      {
-        key: 'lockoutMaxSeconds', label: 'Longest lockout (minutes)', unit: MINUTE,
-        min: 10 / MINUTE, max: 10080,
-        hint: 'From the lockout to 10080 minutes (7 days).',
-      },
+      { key: 'minPasswordLength', unit: 1, integer: true, min: 8, max: 128 },
+      { key: 'lockoutThreshold', unit: 1, integer: true, min: 1, max: 100 },
+      { key: 'lockoutSeconds', unit: MINUTE, min: 10 / MINUTE, max: 1440 },
+      { key: 'lockoutMaxSeconds', unit: MINUTE, min: 10 / MINUTE, max: 10080 },
     ],
   },
   {
-    legend: 'Unlocking and expiry',
+    legend: 'admin.policy.groupUnlocking',
     fields: [
-      {
-        key: 'unlockTtlSeconds', label: 'Unlock lasts (minutes)', unit: MINUTE,
-        min: 1, max: 1440,
-        hint: 'From 1 to 1440 minutes (24 hours). An unlocked secret locks itself after this.',
-      },
-      {
-        key: 'defaultExpirySeconds', label: 'Secrets expire after (days, 0 = never)', unit: DAY, zeroIsNever: true,
-        min: 1 / 24, max: 1825,
-        hint: '0 for never, or from 0.042 (1 hour) to 1825 days (5 years). New secrets delete themselves after this; existing ones keep their date.',
-      },
+      { key: 'unlockTtlSeconds', unit: MINUTE, min: 1, max: 1440 },
+      { key: 'defaultExpirySeconds', unit: DAY, zeroIsNever: true, min: 1 / 24, max: 1825 },
     ],
   },
 ];
+
+// The words of a field, read when the form is built (after setLocale).
+// The keys are spelled out so the catalogue test sees each one in use.
+const WORDS = {
+  minPasswordLength: () => [t('admin.policy.minPasswordLength.label'), t('admin.policy.minPasswordLength.range'), 'admin.policy.minPasswordLength.hint'],
+  lockoutThreshold: () => [t('admin.policy.lockoutThreshold.label'), t('admin.policy.lockoutThreshold.range'), 'admin.policy.lockoutThreshold.hint'],
+  lockoutSeconds: () => [t('admin.policy.lockoutSeconds.label'), t('admin.policy.lockoutSeconds.range'), 'admin.policy.lockoutSeconds.hint'],
+  lockoutMaxSeconds: () => [t('admin.policy.lockoutMaxSeconds.label'), t('admin.policy.lockoutMaxSeconds.range'), 'admin.policy.lockoutMaxSeconds.hint'],
+  unlockTtlSeconds: () => [t('admin.policy.unlockTtlSeconds.label'), t('admin.policy.unlockTtlSeconds.range'), 'admin.policy.unlockTtlSeconds.hint'],
+  defaultExpirySeconds: () => [t('admin.policy.defaultExpirySeconds.label'), t('admin.policy.defaultExpirySeconds.range'), 'admin.policy.defaultExpirySeconds.hint'],
+};
+
+// words returns {label, range, hint} of a field in the current language.
+function words(def) {
+  const [label, range, hintKey] = WORDS[def.key]();
+  return { label, range, hint: t(hintKey, { range }) };
+}
 
 /**
  * PolicyPanel shows and saves the site's policy.
@@ -76,9 +72,8 @@ export class PolicyPanel {
     const headingId = uid('admin-policy');
     this.el = h('section', { class: 'admin-section admin-policy', 'aria-labelledby': headingId },
       h('div', { class: 'admin-section-header' },
-        h('h2', { id: headingId, text: 'Policy' }),
-        h('p', { class: 'admin-intro', text: 'Rules for every secret on this site. '
-          + 'Changes apply from the next unlock attempt, unlock or new secret.' })),
+        h('h2', { id: headingId, text: t('admin.policy.heading') }),
+        h('p', { class: 'admin-intro', text: t('admin.policy.intro') })),
       this.#body,
     );
   }
@@ -91,7 +86,7 @@ export class PolicyPanel {
   async load() {
     this.#loaded = true;
     this.el.setAttribute('aria-busy', 'true');
-    replaceChildren(this.#body, h('p', { class: 'loading', text: 'Loading the policy…' }));
+    replaceChildren(this.#body, h('p', { class: 'loading', text: t('admin.policy.loading') }));
     this.#ctx.changed();
     try {
       const policy = await this.#ctx.api.getPolicy();
@@ -109,11 +104,11 @@ export class PolicyPanel {
   #buildForm() {
     this.#inputs.clear();
     const groups = GROUPS.map((g) => h('fieldset', { class: 'admin-fieldset' },
-      h('legend', { text: g.legend }),
+      h('legend', { text: t(g.legend) }),
       h('div', { class: 'admin-policy-grid' }, ...g.fields.map((def) => this.#field(def)))));
     this.#form = h('form', { class: 'admin-policy-form', novalidate: true },
       ...groups,
-      h('div', { class: 'actions' }, button('Save policy', { kind: 'primary', type: 'submit' })),
+      h('div', { class: 'actions' }, button(t('admin.policy.save'), { kind: 'primary', type: 'submit' })),
       this.#message.el,
     );
     this.#form.addEventListener('submit', (e) => {
@@ -124,6 +119,7 @@ export class PolicyPanel {
   }
 
   #field(def) {
+    const { label, hint: hintText } = words(def);
     const input = h('input', {
       type: 'number',
       id: uid('policy'),
@@ -134,14 +130,14 @@ export class PolicyPanel {
       inputmode: def.integer ? 'numeric' : 'decimal',
       required: true,
     });
-    const hint = h('p', { class: 'hint', id: uid('hint'), text: def.hint });
+    const hint = h('p', { class: 'hint', id: uid('hint'), text: hintText });
     // The converted value, so "0.5" minutes reads as "30 seconds".
     const equiv = def.unit > 1 ? h('span', { class: 'admin-equiv', id: uid('equiv') }) : null;
     input.setAttribute('aria-describedby', [equiv && equiv.id, hint.id].filter(Boolean).join(' '));
     if (equiv) input.addEventListener('input', () => this.#updateEquiv(def));
     this.#inputs.set(def.key, { input, equiv, def });
     return h('div', { class: 'field' },
-      h('label', { for: input.id, text: def.label }),
+      h('label', { for: input.id, text: label }),
       h('div', { class: 'admin-number-row' }, input, equiv),
       hint);
   }
@@ -163,7 +159,7 @@ export class PolicyPanel {
     if (!equiv) return;
     const n = input.value === '' ? NaN : Number(input.value);
     equiv.textContent = Number.isFinite(n) && n >= 0
-      ? `= ${humanDuration(n * def.unit, { zeroIs: def.zeroIsNever ? 'never' : '0 seconds' })}`
+      ? `= ${humanDuration(n * def.unit, { zeroIs: def.zeroIsNever ? t('admin.policy.never') : undefined })}`
       : '';
   }
 
@@ -177,18 +173,19 @@ export class PolicyPanel {
         policy[def.key] = Number(this.#stored[def.key]);
         continue;
       }
+      const { label, range } = words(def);
       const raw = input.value.trim();
       const n = raw === '' ? NaN : Number(raw);
-      if (!Number.isFinite(n)) return { problem: `Enter a number for “${def.label}”.`, input };
-      if (n < 0) return { problem: `“${def.label}” cannot be negative.`, input };
-      if (def.integer && !Number.isInteger(n)) return { problem: `“${def.label}” must be a whole number.`, input };
+      if (!Number.isFinite(n)) return { problem: t('admin.policy.needNumber', { label }), input };
+      if (n < 0) return { problem: t('admin.policy.negative', { label }), input };
+      if (def.integer && !Number.isInteger(n)) return { problem: t('admin.policy.whole', { label }), input };
       // The limits the hint states, checked here so Save never fails on a
       // rule the form did not show (the server checks them again). The
       // smallest values are rounded in the hint, so compare in seconds.
       const seconds = Math.round(n * def.unit);
       const low = Math.round(def.min * def.unit);
       if (!(def.zeroIsNever && n === 0) && (seconds < low || n > def.max)) {
-        return { problem: `“${def.label}”: ${def.hint.split('. ')[0].replace(/\.$/, '')}.`, input };
+        return { problem: t('admin.policy.outOfRange', { label, range }), input };
       }
       policy[def.key] = Math.round(n * def.unit);
     }
@@ -210,7 +207,7 @@ export class PolicyPanel {
     try {
       const stored = await this.#ctx.api.setPolicy(policy);
       this.#fill(stored && Object.keys(stored).length ? stored : policy);
-      this.#message.show('Policy saved.', { tone: 'success', clearAfter: 8000 });
+      this.#message.show(t('admin.policy.saved'), { tone: 'success', clearAfter: 8000 });
     } catch (err) {
       if (this.#ctx.failed(err)) return;
       this.#message.error(describeError(err));

@@ -3,17 +3,28 @@
 // reset a lockout and delete. Content is never fetched here.
 
 import { SECRETS_PAGE_SIZE } from './admin-api.js';
-import { findButton, locationText, loadError, person } from './admin-shared.js';
+import { findButton, locationText, loadError, person, withNodes } from './admin-shared.js';
 import { append, button, field, h, replaceChildren, uid } from './dom.js';
 import { timeElement } from './format.js';
 import { MessageArea, onEscape } from './forms.js';
+import { t } from './i18n.js';
 import { describeError } from './messages.js';
 
 const SEARCH_DELAY_MS = 300;
 
-// Columns of the table. The labels double as the captions of the stacked
-// layout on narrow screens (data-label).
-const COLUMNS = ['Title', 'Location', 'Created by', 'Created', 'Updated', 'Last unlocked', 'Failed attempts', 'Actions'];
+// Columns of the table, as catalogue keys. The labels double as the
+// captions of the stacked layout on narrow screens (data-label).
+const COLUMNS = {
+  title: 'admin.secrets.col.title',
+  location: 'admin.secrets.col.location',
+  createdBy: 'admin.secrets.col.createdBy',
+  created: 'admin.secrets.col.created',
+  updated: 'admin.secrets.col.updated',
+  lastUnlocked: 'admin.secrets.col.lastUnlocked',
+  failed: 'admin.secrets.col.failed',
+  actions: 'admin.secrets.col.actions',
+};
+const COLUMN_COUNT = Object.keys(COLUMNS).length;
 
 /**
  * SecretsPanel lists and manages the site's secrets.
@@ -46,7 +57,7 @@ export class SecretsPanel {
   constructor(ctx) {
     this.#ctx = ctx;
     const headingId = uid('admin-secrets');
-    this.#heading = h('h2', { id: headingId, tabindex: '-1', text: 'Secrets' });
+    this.#heading = h('h2', { id: headingId, tabindex: '-1', text: t('admin.secrets.heading') });
     this.#search = h('input', {
       type: 'search',
       class: 'admin-search-input',
@@ -55,7 +66,7 @@ export class SecretsPanel {
       maxlength: '200',
     });
     const searchForm = h('form', { class: 'admin-search', role: 'search', novalidate: true },
-      field('Search', this.#search, { hint: 'Title, issue key or page' }));
+      field(t('admin.secrets.search'), this.#search, { hint: t('admin.secrets.searchHint') }));
     searchForm.addEventListener('submit', (e) => {
       e.preventDefault();
       this.#searchNow();
@@ -70,16 +81,15 @@ export class SecretsPanel {
       this.#searchNow();
     });
 
-    this.#prev = button('Previous', { onClick: () => this.#page(-1) });
-    this.#next = button('Next', { onClick: () => this.#page(1) });
-    this.#pager = h('nav', { class: 'admin-pager', 'aria-label': 'Pages of secrets', hidden: true },
+    this.#prev = button(t('admin.secrets.previous'), { onClick: () => this.#page(-1) });
+    this.#next = button(t('admin.secrets.next'), { onClick: () => this.#page(1) });
+    this.#pager = h('nav', { class: 'admin-pager', 'aria-label': t('admin.secrets.pages'), hidden: true },
       this.#range, h('span', { class: 'admin-pager-buttons' }, this.#prev, this.#next));
 
     this.el = h('section', { class: 'admin-section admin-secrets', 'aria-labelledby': headingId },
       h('div', { class: 'admin-section-header' },
         this.#heading,
-        h('p', { class: 'admin-intro', text: 'Every secret on this site, newest first. '
-          + 'You can reset lockouts and delete secrets here; their content is never shown.' })),
+        h('p', { class: 'admin-intro', text: t('admin.secrets.intro') })),
       searchForm,
       this.#status.el,
       this.#announce,
@@ -102,7 +112,7 @@ export class SecretsPanel {
     const seq = ++this.#seq;
     this.el.setAttribute('aria-busy', 'true');
     if (this.#secrets.length === 0) {
-      replaceChildren(this.#results, h('p', { class: 'loading', text: 'Loading secrets…' }));
+      replaceChildren(this.#results, h('p', { class: 'loading', text: t('admin.secrets.loading') }));
     }
     this.#ctx.changed();
     try {
@@ -157,30 +167,28 @@ export class SecretsPanel {
     const n = this.#secrets.length;
     if (n === 0) {
       this.#pager.hidden = true;
-      this.#announce.textContent = this.#q ? `No secrets match “${this.#q}”.` : 'No secrets on this site yet.';
+      const noMatch = this.#q ? t('admin.secrets.noMatch', { q: this.#q }) : '';
+      this.#announce.textContent = this.#q ? noMatch : t('admin.secrets.noneYet');
       replaceChildren(this.#results,
         h('div', { class: 'empty' },
-          this.#q
-            ? h('p', { class: 'empty-title', text: `No secrets match “${this.#q}”.` })
-            : h('p', { class: 'empty-title', text: 'No secrets on this site yet' }),
-          h('p', { text: this.#q
-            ? 'Search looks at titles and locations, such as an issue key or “Page 123”.'
-            : 'People add secrets in the Secrets panel of a Jira issue or the Secrets macro on a Confluence page.' })));
+          h('p', { class: 'empty-title', text: this.#q ? noMatch : t('admin.secrets.noneYetTitle') }),
+          h('p', { text: this.#q ? t('admin.secrets.searchTip') : t('admin.secrets.emptyTip') })));
       return;
     }
 
     const table = h('table', { role: 'table', class: 'admin-table admin-secrets-table' },
-      h('caption', { class: 'visually-hidden', text: this.#q ? `Secrets matching “${this.#q}”` : 'Secrets' }),
+      h('caption', { class: 'visually-hidden',
+        text: this.#q ? t('admin.secrets.captionMatching', { q: this.#q }) : t('admin.secrets.caption') }),
       h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' },
-        ...COLUMNS.map((c) => h('th', { role: 'columnheader', scope: 'col', text: c })))),
+        ...Object.values(COLUMNS).map((key) => h('th', { role: 'columnheader', scope: 'col', text: t(key) })))),
       h('tbody', { role: 'rowgroup' }, ...this.#secrets.map((s) => this.#row(s))),
     );
     replaceChildren(this.#results, h('div', { class: 'admin-table-wrap' }, table));
 
     const first = this.#offset + 1;
     const last = this.#offset + n;
-    this.#range.textContent = `${first}–${last} of ${this.#total}`;
-    this.#announce.textContent = `Secrets ${first}–${last} of ${this.#total}.`;
+    this.#range.textContent = t('admin.secrets.range', { first, last, total: this.#total });
+    this.#announce.textContent = t('admin.secrets.rangeAnnounce', { first, last, total: this.#total });
     this.#prev.disabled = this.#offset === 0;
     this.#next.disabled = last >= this.#total;
     this.#pager.hidden = this.#total <= SECRETS_PAGE_SIZE && this.#offset === 0;
@@ -191,45 +199,45 @@ export class SecretsPanel {
     const changed = () => this.#ctx.changed();
     const titleId = uid('admin-secret-title');
     const failed = Number.isInteger(s.failedAttempts) ? s.failedAttempts : 0;
-    const cell = (label, ...children) => h('td', { role: 'cell', dataset: { label } }, ...children);
+    const cell = (column, ...children) => h('td', { role: 'cell', dataset: { label: t(COLUMNS[column]) } }, ...children);
     const tr = h('tr', { role: 'row', class: 'admin-secret', dataset: { id: s.id } });
 
     const actions = h('div', { class: 'admin-row-actions' });
     if (s.locked || failed > 0) {
-      actions.append(button('Who is locked out', {
+      actions.append(button(t('admin.secrets.whoLocked'), {
         'aria-describedby': titleId,
         'aria-expanded': 'false',
         onClick: (e) => this.#showLockouts(s, tr, e.currentTarget),
       }));
-      actions.append(button('Reset lockout', {
+      actions.append(button(t('admin.secrets.resetLockout'), {
         'aria-describedby': titleId,
         onClick: () => this.#resetLockout(s, tr),
       }));
     }
-    actions.append(button('Delete', {
+    actions.append(button(t('admin.secrets.delete'), {
       kind: 'danger-subtle',
       'aria-describedby': titleId,
       'aria-expanded': 'false',
       onClick: (e) => this.#confirmDelete(s, tr, e.currentTarget),
     }));
 
-    const title = h('div', { class: 'admin-secret-title' }, h('span', { id: titleId, text: s.title || '(untitled)' }));
+    const title = h('div', { class: 'admin-secret-title' }, h('span', { id: titleId, text: s.title || t('admin.secrets.untitled') }));
     if (s.expiresAt) {
-      const t = timeElement(s.expiresAt);
-      if (t) title.append(h('span', { class: 'admin-sub' }, 'Deletes itself ', t));
+      const time = timeElement(s.expiresAt);
+      if (time) title.append(h('span', { class: 'admin-sub' }, ...withNodes(t('admin.secrets.deletesItself'), { time })));
     }
 
     append(tr, [
-      cell('Title', title),
-      cell('Location', h('span', { title: s.container || null, text: locationText(s) })),
-      cell('Created by', person(host, s.createdBy, changed)),
-      cell('Created', timeElement(s.createdAt) || '—'),
-      cell('Updated', (s.version > 1 && timeElement(s.updatedAt)) || '—'),
-      cell('Last unlocked', timeElement(s.lastUnlockedAt) || h('span', { class: 'admin-none', text: 'Never' })),
-      cell('Failed attempts', h('span', { class: 'admin-failed' },
+      cell('title', title),
+      cell('location', h('span', { title: s.container || null, text: locationText(s) })),
+      cell('createdBy', person(host, s.createdBy, changed)),
+      cell('created', timeElement(s.createdAt) || '—'),
+      cell('updated', (s.version > 1 && timeElement(s.updatedAt)) || '—'),
+      cell('lastUnlocked', timeElement(s.lastUnlockedAt) || h('span', { class: 'admin-none', text: t('admin.secrets.never') })),
+      cell('failed', h('span', { class: 'admin-failed' },
         h('span', { class: 'admin-count', text: String(failed) }),
-        s.locked ? h('span', { class: 'lozenge lozenge-removed', text: 'Locked' }) : null)),
-      cell('Actions', actions),
+        s.locked ? h('span', { class: 'lozenge lozenge-removed', text: t('admin.secrets.locked') }) : null)),
+      cell('actions', actions),
     ]);
     return tr;
   }
@@ -244,21 +252,20 @@ export class SecretsPanel {
       this.#closeConfirm();
       opener.focus();
     };
-    const yes = button('Yes, delete', { kind: 'danger', onClick: () => this.#delete(s, tr, box, message) });
+    const yes = button(t('admin.secrets.yesDelete'), { kind: 'danger', onClick: () => this.#delete(s, tr, box, message) });
     const box = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': textId },
-      h('p', { id: textId },
-        `Delete “${s.title}” (${locationText(s)}) for everyone? Its content cannot be recovered.`),
-      h('div', { class: 'actions' }, yes, button('Cancel', { onClick: cancel })),
+      h('p', { id: textId, text: t('admin.secrets.confirmDelete', { title: s.title, location: locationText(s) }) }),
+      h('div', { class: 'actions' }, yes, button(t('admin.secrets.cancel'), { onClick: cancel })),
       message.el,
     );
     onEscape(box, cancel);
     const row = h('tr', { role: 'row', class: 'admin-confirm-row' },
-      h('td', { role: 'cell', colspan: String(COLUMNS.length) }, box));
+      h('td', { role: 'cell', colspan: String(COLUMN_COUNT) }, box));
     tr.classList.add('is-confirming');
     opener.setAttribute('aria-expanded', 'true');
     tr.after(row);
     this.#ctx.changed();
-    findButton(box, 'Cancel').focus();
+    findButton(box, t('admin.secrets.cancel')).focus();
   }
 
   #closeConfirm() {
@@ -266,7 +273,7 @@ export class SecretsPanel {
       const tr = row.previousElementSibling;
       if (tr) {
         tr.classList.remove('is-confirming');
-        findButton(tr, 'Delete')?.setAttribute('aria-expanded', 'false');
+        findButton(tr, t('admin.secrets.delete'))?.setAttribute('aria-expanded', 'false');
       }
       row.remove();
     }
@@ -281,12 +288,12 @@ export class SecretsPanel {
     const index = [...tr.parentElement.querySelectorAll('tr.admin-secret')].indexOf(tr);
     try {
       await this.#ctx.api.deleteSecret(s.id);
-      this.#status.show(`Deleted “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
+      this.#status.show(t('admin.secrets.deleted', { title: s.title }), { tone: 'success', clearAfter: 8000 });
       await this.load({ focusIndex: index });
     } catch (err) {
       if (this.#ctx.failed(err)) return;
       if (err.code === 'not_found') {
-        this.#status.show(`“${s.title}” was already deleted.`, { tone: 'info', clearAfter: 8000 });
+        this.#status.show(t('admin.secrets.alreadyDeleted', { title: s.title }), { tone: 'info', clearAfter: 8000 });
         await this.load({ focusIndex: index });
         return;
       }
@@ -313,16 +320,16 @@ export class SecretsPanel {
     const message = new MessageArea();
     const list = h('ul', { class: 'admin-lockouts' });
     const box = h('div', { class: 'admin-lockouts-box', 'aria-busy': 'true' },
-      h('p', { text: `Failed unlocks of “${s.title}”:` }), list, message.el);
+      h('p', { text: t('admin.secrets.failedUnlocks', { title: s.title }) }), list, message.el);
     const row = h('tr', { role: 'row', class: 'admin-lockouts-row' },
-      h('td', { role: 'cell', colspan: String(COLUMNS.length) }, box));
+      h('td', { role: 'cell', colspan: String(COLUMN_COUNT) }, box));
     tr.after(row);
     opener.setAttribute('aria-expanded', 'true');
     this.#ctx.changed();
     try {
       const lockouts = await this.#ctx.api.lockouts(s.id);
       box.removeAttribute('aria-busy');
-      if (lockouts.length === 0) list.append(h('li', { text: 'Nobody is locked out now.' }));
+      if (lockouts.length === 0) list.append(h('li', { text: t('admin.secrets.nobodyLocked') }));
       for (const l of lockouts) list.append(this.#lockoutItem(s, l, message));
     } catch (err) {
       box.removeAttribute('aria-busy');
@@ -336,27 +343,27 @@ export class SecretsPanel {
     const { host } = this.#ctx;
     const until = l.lockedUntil ? timeElement(l.lockedUntil) : null;
     const state = until
-      ? h('span', { class: 'admin-lockout-until' }, 'locked out until ', until)
-      : h('span', { text: `${l.failures} failed ${l.failures === 1 ? 'attempt' : 'attempts'}, not locked out` });
+      ? h('span', { class: 'admin-lockout-until' }, ...withNodes(t('admin.secrets.lockedUntil'), { time: until }))
+      : h('span', { text: t('admin.secrets.failures', { count: l.failures }) });
     if (l.everyone) {
       return h('li', { class: 'admin-lockout', dataset: { account: '' } },
-        h('strong', { text: 'Everyone' }), ' ', state,
-        ' (too many failures from several accounts; Reset lockout clears it)');
+        h('strong', { text: t('admin.secrets.everyone') }), ' ', state,
+        ' ', t('admin.secrets.everyoneWhy'));
     }
     if (!l.accountId) {
-      return h('li', { class: 'admin-lockout' }, h('span', { text: 'Someone (recorded before names were kept)' }), ' ', state);
+      return h('li', { class: 'admin-lockout' }, h('span', { text: t('admin.secrets.someone') }), ' ', state);
     }
     const item = h('li', { class: 'admin-lockout', dataset: { account: l.accountId } },
       person(host, l.accountId, () => this.#ctx.changed()), ' ', state, ' ');
-    item.append(button('Reset for this person', {
+    item.append(button(t('admin.secrets.resetPerson'), {
       onClick: async (e) => {
         const b = e.currentTarget;
         b.disabled = true;
         message.clear();
         try {
           await this.#ctx.api.resetUserLockout(s.id, l.accountId);
-          item.replaceChildren(person(host, l.accountId, () => this.#ctx.changed()), ' ', h('span', { text: 'can try again now.' }));
-          this.#status.show(`Reset the lockout of one person on “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
+          item.replaceChildren(person(host, l.accountId, () => this.#ctx.changed()), ' ', h('span', { text: t('admin.secrets.canTryAgain') }));
+          this.#status.show(t('admin.secrets.resetPersonDone', { title: s.title }), { tone: 'success', clearAfter: 8000 });
         } catch (err) {
           b.disabled = false;
           if (this.#ctx.failed(err)) return;
@@ -386,12 +393,12 @@ export class SecretsPanel {
       const lockouts = tr.nextElementSibling;
       if (lockouts && lockouts.classList.contains('admin-lockouts-row')) lockouts.remove();
       tr.replaceWith(row);
-      this.#status.show(`Reset the lockout of “${s.title}”.`, { tone: 'success', clearAfter: 8000 });
-      findButton(row, 'Delete').focus();
+      this.#status.show(t('admin.secrets.resetDone', { title: s.title }), { tone: 'success', clearAfter: 8000 });
+      findButton(row, t('admin.secrets.delete')).focus();
     } catch (err) {
       if (this.#ctx.failed(err)) return;
       if (err.code === 'not_found') {
-        this.#status.show(`“${s.title}” no longer exists. Someone may have deleted it.`);
+        this.#status.show(t('admin.secrets.gone', { title: s.title }));
         this.load();
         return;
       }
@@ -406,7 +413,7 @@ export class SecretsPanel {
   #focusRow(index) {
     const rows = this.#results.querySelectorAll('tr.admin-secret');
     const row = rows[Math.min(index, rows.length - 1)];
-    const target = row ? findButton(row, 'Delete') : null;
+    const target = row ? findButton(row, t('admin.secrets.delete')) : null;
     (target || this.#heading).focus();
   }
 }

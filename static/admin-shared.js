@@ -2,32 +2,44 @@
 // names, error boxes and focus helpers.
 
 import { button, h } from './dom.js';
+import { t } from './i18n.js';
 import { describeError } from './messages.js';
 
-/** FORBIDDEN replaces the whole admin page for anyone who is not a site admin. */
-export const FORBIDDEN = 'Only site admins can manage Secrets.';
-
-/** EVENT_TYPES: every audit event type with its wording, in a sensible order. */
-export const EVENT_TYPES = [
-  ['created', 'Created'],
-  ['unlocked', 'Unlocked'],
-  ['unlock_failed', 'Unlock failed'],
-  ['locked_out', 'Locked out'],
-  ['locked', 'Locked'],
-  ['edited', 'Edited'],
-  ['password_changed', 'Password changed'],
-  ['deleted', 'Deleted'],
-  ['expired', 'Expired'],
-  ['admin_deleted', 'Deleted by an admin'],
-  ['lockout_reset', 'Lockout reset'],
-  ['policy_changed', 'Policy changed'],
+// The audit event types in a sensible order, each with the catalogue key
+// of its wording. The wording is looked up when used, not when this module
+// loads: the language is chosen after that (app.js).
+const EVENT_WORDS = [
+  ['created', 'admin.event.created'],
+  ['unlocked', 'admin.event.unlocked'],
+  ['unlock_failed', 'admin.event.unlock_failed'],
+  ['locked_out', 'admin.event.locked_out'],
+  ['locked', 'admin.event.locked'],
+  ['edited', 'admin.event.edited'],
+  ['password_changed', 'admin.event.password_changed'],
+  ['deleted', 'admin.event.deleted'],
+  ['expired', 'admin.event.expired'],
+  ['admin_deleted', 'admin.event.admin_deleted'],
+  ['lockout_reset', 'admin.event.lockout_reset'],
+  ['policy_changed', 'admin.event.policy_changed'],
 ];
 
-const EVENT_LABELS = new Map(EVENT_TYPES);
+/**
+ * EVENT_TYPES: every audit event type with its wording, as [type, label]
+ * pairs. The label is a getter, so a list built after setLocale reads in
+ * the user's language.
+ */
+export const EVENT_TYPES = EVENT_WORDS.map(([type, key]) => {
+  const pair = [type];
+  Object.defineProperty(pair, 1, { get: () => t(key), enumerable: true });
+  return Object.freeze(pair);
+});
+
+const EVENT_LABELS = new Map(EVENT_WORDS);
 
 /** eventLabel words an audit event type; unknown types show as they are. */
 export function eventLabel(type) {
-  return EVENT_LABELS.get(type) || String(type || 'Unknown event');
+  const key = EVENT_LABELS.get(type);
+  return key ? t(key) : String(type || t('admin.event.unknown'));
 }
 
 // What Host.displayName answers when the host cannot name someone. An admin
@@ -45,7 +57,7 @@ const UNNAMED = 'another user';
  */
 export function person(host, accountId, changed) {
   if (!accountId || typeof accountId !== 'string') {
-    return h('span', { class: 'person person-system', text: 'Secrets (automatic)' });
+    return h('span', { class: 'person person-system', text: t('admin.person.system') });
   }
   const shown = (name) => (name && name !== UNNAMED ? name : abbreviate(accountId));
   const known = host.knownName(accountId);
@@ -85,7 +97,25 @@ export function shortId(id) {
 export function loadError(err, retry) {
   return h('div', { class: 'load-error' },
     h('p', { text: describeError(err) }),
-    button('Try again', { onClick: retry }));
+    button(t('admin.load.retry'), { onClick: retry }));
+}
+
+/**
+ * withNodes fills a message's {name} placeholders with DOM nodes, for
+ * sentences around an element ("Deletes itself {time}"): it returns the
+ * pieces for h() or append, so each language places the element itself.
+ */
+export function withNodes(message, nodes) {
+  const out = [];
+  let last = 0;
+  for (const m of message.matchAll(/\{(\w+)\}/g)) {
+    if (!(m[1] in nodes)) continue;
+    if (m.index > last) out.push(message.slice(last, m.index));
+    out.push(nodes[m[1]]);
+    last = m.index + m[0].length;
+  }
+  if (last < message.length) out.push(message.slice(last));
+  return out;
 }
 
 /** findButton returns the first button under root whose text is text. */
@@ -109,21 +139,30 @@ export function isoDay(value, addDays = 0) {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+// DURATION_UNITS: seconds per unit and the catalogue key that counts them.
+const DURATION_UNITS = [
+  [365 * 86400, 'common.duration.years'],
+  [86400, 'common.duration.days'],
+  [3600, 'common.duration.hours'],
+  [60, 'common.duration.minutes'],
+  [1, 'common.duration.seconds'],
+];
+
 /**
  * humanDuration words a number of seconds as the largest units that fit:
- * "10 seconds", "1 hour 30 minutes", "2 days". 0 is "never" when zeroIs says so.
+ * "10 seconds", "1 hour 30 minutes", "2 days". 0 is zeroIs ("0 seconds"
+ * unless the caller says e.g. "never").
  */
-export function humanDuration(seconds, { zeroIs = '0 seconds' } = {}) {
+export function humanDuration(seconds, { zeroIs } = {}) {
   let s = Math.round(Number(seconds));
   if (!Number.isFinite(s) || s < 0) return '';
-  if (s === 0) return zeroIs;
-  const units = [['year', 365 * 86400], ['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
+  if (s === 0) return zeroIs ?? t('common.duration.seconds', { count: 0 });
   const parts = [];
-  for (const [unit, size] of units) {
+  for (const [size, key] of DURATION_UNITS) {
     if (s >= size) {
       const n = Math.floor(s / size);
       s -= n * size;
-      parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);
+      parts.push(t(key, { count: n }));
     }
     if (parts.length === 2) break;
   }

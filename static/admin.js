@@ -9,10 +9,10 @@ import { AdminApi } from './admin-api.js';
 import { AuditPanel } from './admin-audit.js';
 import { PolicyPanel } from './admin-policy.js';
 import { SecretsPanel } from './admin-secrets.js';
-import { FORBIDDEN } from './admin-shared.js';
 import { h, replaceChildren, uid } from './dom.js';
 import { refreshTimes } from './format.js';
-import { SESSION_EXPIRED } from './messages.js';
+import { t } from './i18n.js';
+import { sessionExpired } from './messages.js';
 import { Session } from './session.js';
 
 const TICK_MS = 30 * 1000;
@@ -72,12 +72,12 @@ class AdminPage {
       changed: () => host.resize(),
     };
     const panels = [
-      ['Secrets', new SecretsPanel(ctx)],
-      ['Policy', new PolicyPanel(ctx)],
-      ['Audit log', new AuditPanel(ctx)],
+      [t('admin.tab.secrets'), new SecretsPanel(ctx)],
+      [t('admin.tab.policy'), new PolicyPanel(ctx)],
+      [t('admin.tab.audit'), new AuditPanel(ctx)],
     ];
 
-    const tablist = h('div', { class: 'admin-tabs', role: 'tablist', 'aria-label': 'Secrets administration' });
+    const tablist = h('div', { class: 'admin-tabs', role: 'tablist', 'aria-label': t('admin.title') });
     this.#tabs = panels.map(([label, panel], i) => {
       const tabId = uid('admin-tab');
       const panelId = uid('admin-panel');
@@ -106,7 +106,7 @@ class AdminPage {
       this.#banner,
       this.#licence,
       tablist,
-      ...this.#tabs.map((t) => t.el),
+      ...this.#tabs.map((x) => x.el),
     );
   }
 
@@ -130,11 +130,11 @@ class AdminPage {
   select(i, { focus = false } = {}) {
     if (this.#over || i < 0 || i >= this.#tabs.length) return;
     if (i !== this.#current) {
-      this.#tabs.forEach((t, j) => {
+      this.#tabs.forEach((x, j) => {
         const on = j === i;
-        t.tab.setAttribute('aria-selected', String(on));
-        t.tab.tabIndex = on ? 0 : -1;
-        t.el.hidden = !on;
+        x.tab.setAttribute('aria-selected', String(on));
+        x.tab.tabIndex = on ? 0 : -1;
+        x.el.hidden = !on;
       });
       this.#current = i;
       this.#tabs[i].panel.show();
@@ -146,7 +146,7 @@ class AdminPage {
   /** sessionExpired says the one thing that still helps: reload. */
   sessionExpired() {
     if (this.#over) return;
-    this.#banner.textContent = SESSION_EXPIRED;
+    this.#banner.textContent = sessionExpired();
     this.#root.classList.add('is-expired');
     this.#host.resize();
   }
@@ -162,8 +162,8 @@ class AdminPage {
     replaceChildren(this.#root,
       header(),
       h('div', { class: 'admin-forbidden', role: 'alert' },
-        h('p', { class: 'admin-forbidden-title', text: FORBIDDEN }),
-        h('p', { text: 'Ask a site admin if you need a secret reset or removed.' })));
+        h('p', { class: 'admin-forbidden-title', text: t('admin.forbidden.title') }),
+        h('p', { text: t('admin.forbidden.hint') })));
     this.#host.resize();
   }
 
@@ -203,5 +203,5 @@ class AdminPage {
 
 function header() {
   return h('header', { class: 'app-header' },
-    h('div', { class: 'app-title' }, h('h1', { text: 'Secrets administration' })));
+    h('div', { class: 'app-title' }, h('h1', { text: t('admin.title') })));
 }

@@ -4,10 +4,13 @@
 // The server renders what the app needs into <meta> tags: the session token,
 // the user's account id, which module this is (issue panel, macro, admin
 // page), the product and a label. Which issue or page the secrets belong to
-// is not among them: it is bound into the token on the server.
+// is not among them: it is bound into the token on the server. The user's
+// language and time zone are: the host appends them to the frame's URL as
+// loc and tz, and they only change how the page reads.
 
 import { mountAdmin } from './admin.js';
 import { Api } from './api.js';
+import { useHostLocale } from './format.js';
 import { Host } from './host.js';
 import { SecretsView } from './secrets-view.js';
 import { Session } from './session.js';
@@ -18,6 +21,10 @@ function meta(name) {
 }
 
 function main() {
+  // Before anything renders: every view reads its words at render time.
+  const query = new URLSearchParams(window.location.search);
+  useHostLocale(query.get('loc'), query.get('tz'));
+
   const root = document.getElementById('app');
   const host = new Host({ product: meta('product'), accountId: meta('account-id') });
   host.watchSize();

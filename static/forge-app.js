@@ -11,6 +11,7 @@
 //     module we know;
 //   - the user and the issue or page come from view.getContext(), for
 //     display only: the server takes them from the signed invocation token;
+//     so do the user's language and time zone (locale, timezone);
 //   - calls go through invokeRemote (ForgeTransport), which needs no session;
 //   - view.theme.enable() lets Atlassian's design tokens follow the host's
 //     light or dark theme.
@@ -21,7 +22,9 @@ import { mountAdmin } from './admin.js';
 import { AdminApi } from './admin-api.js';
 import { Api } from './api.js';
 import { ForgeTransport } from './forge-transport.js';
+import { useHostLocale } from './format.js';
 import { Host } from './host.js';
+import { t } from './i18n.js';
 import { SecretsView } from './secrets-view.js';
 
 const MAX_LABEL_CHARS = 100;
@@ -51,6 +54,9 @@ export async function startForge(bridge) {
     // where from the invocation token; only "you" and the label are lost.
   }
 
+  // Before anything renders: every view reads its words at render time.
+  useHostLocale(context && context.locale, context && context.timezone);
+
   const known = moduleOf(context);
   const kind = known ? known.kind : meta('kind');
   const product = known ? known.product : meta('product');
@@ -78,7 +84,7 @@ export function showBridgeFailure() {
   const p = document.createElement('p');
   p.className = 'boot';
   p.setAttribute('role', 'alert');
-  p.textContent = 'Secrets could not connect to Jira or Confluence. Reload the page.';
+  p.textContent = t('common.boot.bridgeFailure');
   root.replaceChildren(p);
   root.removeAttribute('aria-busy');
 }
@@ -121,10 +127,10 @@ export function labelOf(product, context) {
   let label = '';
   if (product === 'jira') {
     const issue = ext.issue || {};
-    label = str(issue.key) || (str(issue.id) && `Issue ${str(issue.id)}`);
+    label = str(issue.key) || (str(issue.id) && t('common.label.issue', { id: str(issue.id) }));
   } else if (product === 'confluence') {
     const content = ext.content || {};
-    label = str(content.id) && `Page ${str(content.id)}`;
+    label = str(content.id) && t('common.label.page', { id: str(content.id) });
   }
   return label.length > MAX_LABEL_CHARS ? label.slice(0, MAX_LABEL_CHARS) : label;
 }

@@ -46,7 +46,18 @@ export function setLocale(loc) {
     tag = current;
   }
   pluralRules = new Intl.PluralRules(tag);
+  for (const fn of listeners) fn(tag);
   return tag;
+}
+
+const listeners = [];
+
+/**
+ * onLocale registers fn(tag) to run after every setLocale, so modules that
+ * keep Intl formatters (format.js) rebuild them in the new language.
+ */
+export function onLocale(fn) {
+  listeners.push(fn);
 }
 
 /** locale returns the BCP 47 tag in use ("en", "de-DE"). */

@@ -3,9 +3,27 @@
 // Codes we understand get our own wording, so the same situation always reads
 // the same way; validation errors show the server's sentence, which names the
 // rule that was broken (the server's messages are written to be shown).
+// The wording comes from the catalogue (strings-common.js), so it follows
+// the user's language; the server's sentences are shown as the server wrote them.
 
-import { plural, waitDuration } from './format.js';
+import { waitDuration } from './format.js';
+import { t } from './i18n.js';
 
+/**
+ * sessionExpired is the sentence for a session that ended. A function, not
+ * a constant: the language is chosen after modules load.
+ */
+export function sessionExpired() {
+  return t('common.error.sessionExpired');
+}
+
+/** unlockExpired is the sentence for an unlock that ran out while in use. */
+export function unlockExpired() {
+  return t('common.error.unlockExpired');
+}
+
+// SESSION_EXPIRED and UNLOCK_EXPIRED are the English sentences, kept for
+// callers that compare with them; show sessionExpired() and unlockExpired().
 export const SESSION_EXPIRED = 'Your session expired. Reload the page.';
 export const UNLOCK_EXPIRED = 'The unlock expired, so this secret locked itself. Enter the password to unlock it again.';
 
@@ -21,38 +39,38 @@ export function describeError(err) {
     case 'wrong_password':
       if (Number.isInteger(err.attemptsLeft)) {
         return err.attemptsLeft > 0
-          ? `Wrong password. ${plural(err.attemptsLeft, 'attempt')} left before a temporary lockout.`
-          : 'Wrong password. No attempts left: wait a while before trying again.';
+          ? t('common.error.wrongPasswordLeft', { count: err.attemptsLeft })
+          : t('common.error.wrongPasswordNoneLeft');
       }
-      return 'Wrong password.';
+      return t('common.error.wrongPassword');
     case 'locked':
       return Number.isFinite(err.retryAfter) && err.retryAfter > 0
-        ? `Too many attempts. Try again in ${waitDuration(err.retryAfter)}.`
-        : 'Too many attempts. Try again later.';
+        ? t('common.error.lockedFor', { wait: waitDuration(err.retryAfter) })
+        : t('common.error.locked');
     case 'conflict':
-      return 'Someone else changed this secret while you were editing it, so your changes were not saved. Copy them if you need them, then reload to see the current version.';
+      return t('common.error.conflict');
     case 'unlock_required':
-      return UNLOCK_EXPIRED;
+      return unlockExpired();
     case 'unauthorized':
     case 'session_expired':
-      return SESSION_EXPIRED;
+      return sessionExpired();
     case 'not_found':
-      return 'This secret no longer exists. Someone may have deleted it.';
+      return t('common.error.notFound');
     case 'network':
-      return 'Could not reach the server. Check your connection and try again.';
+      return t('common.error.network');
     case 'invalid':
-      return server || 'Some of the input is not valid.';
+      return server || t('common.error.invalid');
     case 'too_large':
-      return server || 'That is too large to save.';
+      return server || t('common.error.tooLarge');
     case 'forbidden':
-      return server || 'You are not allowed to do that.';
+      return server || t('common.error.forbidden');
     case 'licence_inactive':
-      return server || "This site's licence for Secrets is not active: secrets can be unlocked, copied and deleted, but not added or changed.";
+      return server || t('common.error.licenceInactive');
     case 'unavailable':
       return server || (Number.isFinite(err.retryAfter)
-        ? `The service is busy. Try again in ${waitDuration(err.retryAfter)}.`
-        : 'The service is busy. Try again in a moment.');
+        ? t('common.error.unavailableFor', { wait: waitDuration(err.retryAfter) })
+        : t('common.error.unavailable'));
     default:
-      return 'Something went wrong on our side. Try again in a moment.';
+      return t('common.error.internal');
   }
 }

@@ -305,10 +305,15 @@ func (ss *session) open(name string, u user, path string) *tab {
 }
 
 // navigate loads the sandbox page at path as u. The load event waits for
-// the app's iframes to load as well.
+// the app's iframes to load as well. path may carry a query of its own
+// (?loc=de-DE&tz=…).
 func (p *tab) navigate(path string, u user) {
 	p.t.Helper()
-	target := p.s.base + path + "?as=" + string(u)
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	target := p.s.base + path + sep + "as=" + string(u)
 	if err := chromedp.Do(p.ctx, chromedp.Navigate(target)); err != nil {
 		p.t.Fatalf("%s: navigate to %s: %v", p.name, target, err)
 	}

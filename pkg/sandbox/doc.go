@@ -19,7 +19,9 @@
 //   - the issue, page and admin pages frame the app's real module URLs,
 //     signed as a host signs them: HS256 with the tenant's shared secret, a
 //     qsh computed over the full URL, and the host's own query parameters
-//     (xdm_e, xdm_c, cp, lic, loc, tz);
+//     (xdm_e, xdm_c, cp, lic, loc, tz; loc and tz are en-US and UTC unless
+//     the page's own URL picks others, e.g. ?loc=de-DE&tz=Europe/Berlin,
+//     which Forge pages put in the frame's context as locale and timezone);
 //   - /dev/all.js stands in for Atlassian's all.js inside the app iframe and
 //     /dev/host.js for the host page's side of the bridge (resize, context
 //     tokens, the current user, flags, host REST calls);

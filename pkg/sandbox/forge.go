@@ -239,7 +239,7 @@ func (s *Sandbox) forgeIssuePage(c echo.Context) error {
 	ctx := &forge.Context{CloudID: forgeCloudID, SiteURL: s.jira.baseURL, LocalID: localID, ModuleKey: descriptor.ForgeIssuePanelKey,
 		Extension: forge.Extension{Type: "jira:issuePanel", Issue: &forge.Ref{ID: forge.ID(is.ID), Key: is.Key, Type: "Task"},
 			Project: &forge.Ref{ID: projectID, Key: projectKey, Type: "software"}}}
-	fr := s.forgeFrame(u, s.forge.jira, "secrets-panel", "Secrets", "ui",
+	fr := s.forgeFrame(u, langFrom(c), s.forge.jira, "secrets-panel", "Secrets", "ui",
 		platform.Invocation{ModuleType: "jira:issuePanel", ModuleKey: descriptor.ForgeIssuePanelKey, Principal: u.AccountID, Context: ctx})
 	d := s.forgePage(forge.ProductJira, u, is.Key+": "+is.Summary)
 	d.Issue, d.Frames = is, []frame{fr}
@@ -258,7 +258,7 @@ func (s *Sandbox) forgeConfluencePage(c echo.Context) error {
 	for _, m := range []struct{ id, title string }{{"macro-a", "Secrets macro A"}, {"macro-b", "Secrets macro B"}} {
 		ctx := &forge.Context{CloudID: forgeCloudID, SiteURL: s.confluence.baseURL, LocalID: m.id, ModuleKey: descriptor.ForgeMacroKey,
 			Extension: forge.Extension{Type: "macro", Content: &forge.Ref{ID: pageID, Type: "page"}, Space: &forge.Ref{ID: "98", Key: spaceKey}}}
-		d.Frames = append(d.Frames, s.forgeFrame(u, s.forge.conf, "secrets-"+m.id, m.title, "ui",
+		d.Frames = append(d.Frames, s.forgeFrame(u, langFrom(c), s.forge.conf, "secrets-"+m.id, m.title, "ui",
 			platform.Invocation{ModuleType: "xen:macro", ModuleKey: descriptor.ForgeMacroKey, Principal: u.AccountID, Context: ctx}))
 	}
 	return render(c, forgeConfluenceTemplate, d)
@@ -277,18 +277,18 @@ func (s *Sandbox) forgeAdminPage(p string) echo.HandlerFunc {
 		ctx := &forge.Context{CloudID: forgeCloudID, SiteURL: site, LocalID: "admin-" + platform.NewUUID(), ModuleKey: descriptor.ForgeAdminKey,
 			Extension: forge.Extension{Type: typ}}
 		d := s.forgePage(p, u, "Secrets administration")
-		d.Frames = []frame{s.forgeFrame(u, in, "secrets-admin", "Secrets administration", "admin",
+		d.Frames = []frame{s.forgeFrame(u, langFrom(c), in, "secrets-admin", "Secrets administration", "admin",
 			platform.Invocation{ModuleType: typ, ModuleKey: descriptor.ForgeAdminKey, Principal: u.AccountID, Context: ctx})}
 		return render(c, forgeAdminTemplate, d)
 	}
 }
 
 // forgeFrame records a frame and returns what the page template needs.
-func (s *Sandbox) forgeFrame(u User, in platform.Install, id, title, resource string, inv platform.Invocation) frame {
+func (s *Sandbox) forgeFrame(u User, lang hostLang, in platform.Install, id, title, resource string, inv platform.Invocation) frame {
 	key := platform.NewUUID()
 	view := map[string]any{
 		"accountId": u.AccountID, "cloudId": inv.Context.CloudID, "siteUrl": inv.Context.SiteURL,
-		"localId": inv.Context.LocalID, "moduleKey": inv.ModuleKey, "locale": "en-US", "timezone": "UTC",
+		"localId": inv.Context.LocalID, "moduleKey": inv.ModuleKey, "locale": lang.locale, "timezone": lang.timezone,
 		"extension": inv.Context.Extension,
 	}
 	f := s.forge

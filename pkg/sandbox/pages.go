@@ -213,7 +213,7 @@ func (s *Sandbox) issuePage(c echo.Context) error {
 		params: []param{
 			{"issueId", is.ID}, {"issueKey", is.Key}, {"projectId", projectID}, {"projectKey", projectKey},
 		},
-		context: "issue=" + is.Key,
+		context: "issue=" + is.Key, lang: langFrom(c),
 	})
 	if err != nil {
 		return err
@@ -242,7 +242,7 @@ func (s *Sandbox) confluencePage(c echo.Context) error {
 				{"pageId", pageID}, {"macroId", m.id}, {"spaceKey", spaceKey}, {"outputType", "display"},
 			},
 			// Context tokens name the page only, never the macro.
-			context: "page=" + pageID,
+			context: "page=" + pageID, lang: langFrom(c),
 		})
 		if err != nil {
 			return err
@@ -261,7 +261,7 @@ func (s *Sandbox) adminPage(t *tenant) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		f, err := s.frame(t, u, module{frameID: "secrets-admin", title: "Secrets administration", path: "/" + t.product + "/admin"})
+		f, err := s.frame(t, u, module{frameID: "secrets-admin", title: "Secrets administration", path: "/" + t.product + "/admin", lang: langFrom(c)})
 		if err != nil {
 			return err
 		}
@@ -280,6 +280,7 @@ type module struct {
 	path           string  // the module's URL path, relative to the app's base URL
 	params         []param // the module's URL parameters, as the descriptor's context variables fill them
 	context        string  // the query naming the issue or page for context tokens, if any
+	lang           hostLang
 }
 
 // frame builds the iframe of module m on a page of t for user u, with the
@@ -290,7 +291,7 @@ func (s *Sandbox) frame(t *tenant, u User, m module) (frame, error) {
 	// covered by the qsh like the module's.
 	params := append(slices.Clip(m.params),
 		param{"xdm_e", t.baseURL}, param{"xdm_c", channel}, param{"cp", t.contextPath},
-		param{"lic", s.licParam()}, param{"loc", "en-US"}, param{"tz", "UTC"})
+		param{"lic", s.licParam()}, param{"loc", m.lang.locale}, param{"tz", m.lang.timezone})
 	var q strings.Builder
 	for i, p := range params {
 		if i > 0 {
