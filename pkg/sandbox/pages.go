@@ -93,6 +93,7 @@ type frame struct {
 // are set.
 type pageData struct {
 	Title  string
+	Theme  string // "light" or "dark": the page's colour mode, from ?theme=
 	Dev    string // URL path of the sandbox, for links and assets
 	Site   site
 	User   User
@@ -136,6 +137,11 @@ type indexRow struct {
 
 // render executes a page template and sends the page.
 func render(c echo.Context, tmpl *template.Template, d pageData) error {
+	theme, err := themeFrom(c)
+	if err != nil {
+		return err
+	}
+	d.Theme = theme
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "layout", d); err != nil {
 		return err

@@ -265,6 +265,7 @@ func (s *Sandbox) Mount(e *echo.Echo) {
 	e.GET(mountPath+"/all.js", serveAsset("all.js", "text/javascript; charset=utf-8"), mw...)
 	e.GET(mountPath+"/host.js", serveAsset("host.js", "text/javascript; charset=utf-8"), mw...)
 	e.GET(mountPath+"/host.css", serveAsset("host.css", "text/css; charset=utf-8"), mw...)
+	e.GET(mountPath+"/tokens.css", serveAsset("tokens.css", "text/css; charset=utf-8"), mw...)
 	e.GET(mountPath+"/install-keys/:kid", s.installKeyHandler, mw...)
 
 	e.GET(jiraRoute+issueRoute+":issueKey", s.issuePage, mw...)
@@ -321,6 +322,19 @@ func userFrom(c echo.Context) (User, error) {
 		return regularUser, nil
 	}
 	return User{}, echo.NewHTTPError(http.StatusBadRequest, "unknown sandbox user: use ?as=admin or ?as=user")
+}
+
+// themeFrom returns the colour mode named by ?theme= (light when absent).
+// An unknown one is an error, like an unknown user, so that a test asking
+// for dark cannot silently run in light.
+func themeFrom(c echo.Context) (string, error) {
+	switch t := c.QueryParam("theme"); t {
+	case "", "light":
+		return "light", nil
+	case "dark":
+		return t, nil
+	}
+	return "", echo.NewHTTPError(http.StatusBadRequest, "unknown sandbox theme: use ?theme=light or ?theme=dark")
 }
 
 // userByAccountID returns the user with this Atlassian account id.

@@ -32,6 +32,9 @@
   // all.js that cannot reach its host.
   const connected = Boolean(host && parentWindow);
 
+  // tokens.css sits next to this script, in the sandbox's /dev/.
+  const tokensURL = document.currentScript ? new URL('tokens.css', document.currentScript.src).href : '';
+
   const pending = new Map(); // id → {resolve, reject, timer}
   let nextID = 1;
 
@@ -54,6 +57,10 @@
   window.addEventListener('message', (event) => {
     if (!connected || event.source !== parentWindow || event.origin !== host.origin) return;
     const msg = event.data;
+    if (msg && typeof msg === 'object' && msg.type === PREFIX + 'theme') {
+      applyTheme(msg.theme);
+      return;
+    }
     if (!msg || typeof msg !== 'object' || msg.type !== PREFIX + 'reply') return;
     const call = pending.get(msg.id);
     if (!call) return;
@@ -168,6 +175,39 @@
     return promise;
   }
 
+  // Theming, as Atlassian's all.js does it once an app calls
+  // AP.theming.initializeTheming(): the host sends its theme now and on
+  // every change, and the frame gets the design tokens' values and
+  // data-color-mode / data-theme on <html>. Frames that never call it keep
+  // their own light look.
+  let themed = false;
+  function initializeTheming() {
+    if (themed) return;
+    themed = true;
+    if (tokensURL && !document.querySelector('link[data-sandbox-tokens]')) {
+      const link = document.createElement('link');
+      link.rel = 'stylesheet';
+      link.href = tokensURL;
+      link.dataset.sandboxTokens = '';
+      document.head.append(link);
+    }
+    // Ask until the host answers: its script may not listen yet.
+    const ask = () => post({ type: PREFIX + 'theming' });
+    themeRetry = setInterval(ask, 100);
+    setTimeout(() => clearInterval(themeRetry), 3000);
+    ask();
+  }
+
+  let themeRetry = 0;
+  function applyTheme(theme) {
+    if (!themed) return;
+    clearInterval(themeRetry);
+    const mode = theme === 'dark' ? 'dark' : 'light';
+    const root = document.documentElement;
+    root.dataset.colorMode = mode;
+    root.dataset.theme = 'dark:dark light:light';
+  }
+
   let nextFlagID = 1;
 
   window.AP = {
@@ -176,6 +216,7 @@
     },
     sizeToParent() {},
     request,
+    theming: { initializeTheming },
     context: {
       getToken: (cb) => withCallback(ask('getToken'), cb),
     },

@@ -6,7 +6,10 @@
 // app makes (forge/BRIDGE.md):
 //
 //   getContext     → the frame's module context, as the sandbox recorded it
-//   enableTheming  → resolves; sets data-color-mode on <html>
+//   enableTheming  → links the design tokens (/dev/tokens.css) into the
+//                    frame, asks the page for its theme and resolves once
+//                    data-color-mode and data-theme on <html> follow it;
+//                    they keep following it when the page's toggle flips
 //   invoke         → invokeRemote: POST /dev/forge/invoke<path>?frame=<id>,
 //                    where the sandbox mints the FIT for this frame and calls
 //                    the app; resolves {success, payload: {status, headers,
@@ -31,6 +34,49 @@
         .then((r) => (r.ok ? r.json() : Promise.reject(new Error('The sandbox does not know this frame. Reload the page.'))));
     }
     return context;
+  }
+
+  // Theming: the page (forge-host.js) answers 'secrets-forge:theming' with
+  // its theme, and sends it again on every change.
+  let theming = null;
+  let themeArrived = null;
+  function applyTheme(theme) {
+    const mode = theme === 'dark' ? 'dark' : 'light';
+    document.documentElement.dataset.colorMode = mode;
+    document.documentElement.dataset.theme = 'dark:dark light:light';
+    if (themeArrived) themeArrived();
+  }
+  window.addEventListener('message', (event) => {
+    if (event.source !== window.parent || event.origin !== window.location.origin) return;
+    const msg = event.data;
+    if (theming && msg && typeof msg === 'object' && msg.type === 'secrets-forge:theme') applyTheme(msg.theme);
+  });
+  function enableTheming() {
+    if (!theming) {
+      const link = document.createElement('link');
+      link.rel = 'stylesheet';
+      link.href = new URL('../tokens.css', base).href;
+      document.head.append(link);
+      theming = new Promise((resolve) => {
+        // Ask until the page answers: its script may not listen yet. A
+        // page that never answers leaves the frame light.
+        const ask = () => window.parent.postMessage({ type: 'secrets-forge:theming', frame: frame }, window.location.origin);
+        const retry = setInterval(ask, 100);
+        const done = () => {
+          clearInterval(retry);
+          clearTimeout(giveUp);
+          themeArrived = null;
+          resolve();
+        };
+        const giveUp = setTimeout(() => {
+          if (!document.documentElement.dataset.colorMode) applyTheme('light');
+          done();
+        }, 3000);
+        themeArrived = done;
+        ask();
+      });
+    }
+    return theming;
   }
 
   function invoke(payload) {
@@ -62,9 +108,7 @@
           case 'getContext':
             return getContext();
           case 'enableTheming':
-            document.documentElement.dataset.colorMode = 'light';
-            document.documentElement.dataset.theme = 'light:light';
-            return Promise.resolve();
+            return enableTheming();
           case 'invoke':
             return invoke(payload);
         }

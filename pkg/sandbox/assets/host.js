@@ -76,10 +76,79 @@
       case 'closeFlag':
         closeFlag(frame, msg.flag);
         break;
+      case 'theming':
+        themedFrames.add(frame);
+        sendTheme(frame);
+        break;
       default:
         break;
     }
   });
+
+  // ---- theme ------------------------------------------------------------
+  //
+  // The page's theme is data-color-mode on <html>: the server sets it from
+  // ?theme=, the toggle in the top bar flips it. Frames that asked for
+  // theming (AP.theming.initializeTheming) get it now and on every change;
+  // the others stay light, as on a real site. Forge frames are told by
+  // forge-host.js, which watches the same attribute.
+
+  const themedFrames = new Set();
+
+  function currentTheme() {
+    return document.documentElement.dataset.colorMode === 'dark' ? 'dark' : 'light';
+  }
+
+  function sendTheme(frame) {
+    const origin = originOf(frame);
+    if (!frame.contentWindow || !origin || origin === 'null') return;
+    try {
+      frame.contentWindow.postMessage({ type: PREFIX + 'theme', channel: frame.dataset.channel, theme: currentTheme() }, origin);
+    } catch {
+      // The frame navigated away; it asks again when it loads.
+    }
+  }
+
+  // keepTheme makes the page's links and address carry the theme, so that
+  // it survives navigation and reloads.
+  function keepTheme() {
+    const theme = currentTheme();
+    const mark = (u) => {
+      if (theme === 'dark') u.searchParams.set('theme', 'dark');
+      else u.searchParams.delete('theme');
+    };
+    for (const a of document.querySelectorAll('a[href]')) {
+      const u = new URL(a.href, window.location.href);
+      if (u.origin !== window.location.origin || !a.closest('.topbar, #sandbox-pages')) continue;
+      mark(u);
+      a.href = u.pathname + u.search + u.hash;
+    }
+    const here = new URL(window.location.href);
+    mark(here);
+    if (here.href !== window.location.href) history.replaceState(history.state, '', here.href);
+  }
+
+  function setTheme(theme) {
+    document.documentElement.dataset.colorMode = theme;
+    const toggle = document.getElementById('sandbox-theme-toggle');
+    if (toggle) toggle.setAttribute('aria-pressed', String(theme === 'dark'));
+    keepTheme();
+    for (const f of themedFrames) {
+      if (f.isConnected) sendTheme(f);
+      else themedFrames.delete(f);
+    }
+  }
+
+  function startTheme() {
+    const toggle = document.getElementById('sandbox-theme-toggle');
+    if (toggle) toggle.addEventListener('click', () => setTheme(currentTheme() === 'dark' ? 'light' : 'dark'));
+    keepTheme();
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', startTheme);
+  } else {
+    startTheme();
+  }
 
   // resize fits the frame to the height the app asked for, within bounds a
   // misbehaving app cannot push the page beyond. Setting style through the
