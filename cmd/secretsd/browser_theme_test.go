@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image/png"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -16,7 +20,7 @@ import (
 // of text in the app's frame against the background it really sits on
 // (WCAG 1.4.3: 4.5:1, large text 3:1), and the borders of form controls,
 // the checkbox and the keyboard focus ring against theirs (WCAG 1.4.11:
-// 3:1). It covers the issue panel (locked, unlocked, editing, with an error
+// 3:1), and so are its icons. It covers the issue panel (locked, unlocked, editing, with an error
 // message), the macro and every tab of the admin page in Connect mode, and
 // the panel in Forge mode. A failure lists every offending element with its
 // colours and ratio.
@@ -45,6 +49,7 @@ func TestBrowserTheme(t *testing.T) {
 		})
 	}
 	t.Run("toggle_changes_open_frames", func(t *testing.T) { testThemeToggle(t, s) })
+	t.Run("frame_without_theming_stays_light", func(t *testing.T) { testThemeUnthemed(t, s) })
 }
 
 // openThemed opens the sandbox page at path as u in theme.
@@ -164,6 +169,29 @@ func testThemeToggle(t *testing.T, s *suite) {
 	}
 	mode("light")
 	checkContrast(p, f, "light", "after toggling back")
+}
+
+// testThemeUnthemed opens a dark page whose app frame never asks for
+// theming (its all.js comes without AP.theming, like an old one): as on a
+// real site, the frame keeps the app's light look, whole and readable.
+func testThemeUnthemed(t *testing.T, s *suite) {
+	ss := s.begin(t)
+	p := ss.open("ada", ada, "/dev/jira/browse/DEV-2")
+	// Runs in every frame before its own scripts: all.js's window.AP
+	// loses theming on its way in.
+	_, err := chromedp.Call(p.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		let ap;
+		Object.defineProperty(window, 'AP', {configurable: true, get: () => ap, set: (v) => { if (v) delete v.theming; ap = v; }});
+	`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.navigateQuery("/dev/jira/browse/DEV-2", ada, "theme=dark")
+	f := p.frame("secrets-panel")
+	if got := eval[bool](f, `function() { return !!(window.AP && window.AP.theming); }`); got {
+		t.Fatal("the frame's AP still has theming; the check would prove nothing")
+	}
+	checkContrast(p, f, "unthemed", "a frame that never asked for theming")
 }
 
 // contrastJS holds the colour arithmetic of WCAG 2: parsing computed
@@ -315,6 +343,17 @@ func checkContrast(p *tab, f *appFrame, theme, what string) {
 					if (got < 3) failures.push('border ' + describe(el) + ': ' + css(b) + ' on ' + css(around) + ' is ' + got.toFixed(2) + ':1, want 3:1');
 				}
 			}
+			// Icons are graphics that carry meaning (locked, unlocked):
+			// 3:1 against what they sit on.
+			if (tag.toLowerCase() === 'svg') {
+				checked++;
+				const shape = el.querySelector('path, rect, circle') || el;
+				const c = parse(getComputedStyle(shape).fill);
+				if (c) {
+					const got = ratio(over([c[0], c[1], c[2], c[3] * opacity(el)], bg), bg);
+					if (got < 3) failures.push('icon ' + describe(el.parentElement) + ': ' + css(c) + ' on ' + css(bg) + ' is ' + got.toFixed(2) + ':1, want 3:1');
+				}
+			}
 			if (type === 'checkbox') {
 				checked++;
 				const c = parse(cs.accentColor);
@@ -328,7 +367,17 @@ func checkContrast(p *tab, f *appFrame, theme, what string) {
 		}
 		return {mode: document.documentElement.dataset.colorMode || '', pageBg, pageLum: lum(pageBg), checked, failures};
 	}`, behind)
-	assertTheme(t, f, theme, what, r.Mode, r.PageBg, r.PageLum)
+	wantMode := theme
+	if theme == "unthemed" {
+		wantMode, theme = "", "light"
+	}
+	assertTheme(t, f, theme, what, wantMode, r.Mode, r.PageBg, r.PageLum)
+	// What the browser really painted, not what the styles say: the
+	// frame's top-left corner (the body's padding, so the page behind the
+	// app) must be as dark or as light as the theme.
+	if l := cornerLuminance(p, f.id); (theme == "dark") != (l < 0.05) || (theme == "light" && l < 0.8) {
+		t.Errorf("%s, %s (%s): the painted background has luminance %.2f", f.id, what, theme, l)
+	}
 	t.Logf("%s, %s (%s): %d elements checked on rgb%v", f.id, what, theme, r.Checked, r.PageBg[:3])
 	if r.Checked < 5 {
 		t.Errorf("%s, %s (%s): only %d elements checked; the check is not seeing the app", f.id, what, theme, r.Checked)
@@ -341,10 +390,10 @@ func checkContrast(p *tab, f *appFrame, theme, what string) {
 
 // assertTheme fails unless the frame shows theme: its colour mode, and a
 // page background as dark (or light) as the theme says.
-func assertTheme(t *testing.T, f *appFrame, theme, what, mode string, bg [4]float64, l float64) {
+func assertTheme(t *testing.T, f *appFrame, theme, what, wantMode, mode string, bg [4]float64, l float64) {
 	t.Helper()
-	if mode != theme {
-		t.Errorf("%s, %s: the frame's data-color-mode is %q, want %q", f.id, what, mode, theme)
+	if mode != wantMode {
+		t.Errorf("%s, %s: the frame's data-color-mode is %q, want %q", f.id, what, mode, wantMode)
 	}
 	switch {
 	case theme == "dark" && l > 0.05:
@@ -352,6 +401,26 @@ func assertTheme(t *testing.T, f *appFrame, theme, what, mode string, bg [4]floa
 	case theme == "light" && l < 0.8:
 		t.Errorf("%s, %s: the background behind the app is rgb%v (luminance %.2f), not light", f.id, what, bg[:3], l)
 	}
+}
+
+// cornerLuminance is the relative luminance of the top-left pixel of a
+// screenshot of the host page's element with this id.
+func cornerLuminance(p *tab, id string) float64 {
+	p.t.Helper()
+	img, err := png.Decode(bytes.NewReader(p.screenshot(id)))
+	if err != nil {
+		p.t.Fatalf("%s: screenshot of #%s: %v", p.name, id, err)
+	}
+	b := img.Bounds()
+	r, g, bl, _ := img.At(b.Min.X+1, b.Min.Y+1).RGBA()
+	lin := func(v uint32) float64 {
+		c := float64(v) / 0xffff
+		if c <= 0.03928 {
+			return c / 12.92
+		}
+		return math.Pow((c+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(r) + 0.7152*lin(g) + 0.0722*lin(bl)
 }
 
 // focusReport is one element the keyboard reached, and its focus ring.
