@@ -452,6 +452,10 @@ func checkFocus(p *tab, f *appFrame, theme, what string) {
 		if err := chromedp.Do(p.ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
 			t.Fatalf("%s: pressing Tab: %v", f.id, err)
 		}
+		f.wait("the focus transition to end", `function() {
+			const running = document.getAnimations().length;
+			return {ok: running === 0, got: running};
+		}`)
 		r := eval[focusReport](f, `function(behind) {`+contrastJS+`
 			const el = document.activeElement;
 			const app = document.getElementById('app');
