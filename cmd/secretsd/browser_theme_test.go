@@ -22,7 +22,7 @@ import (
 // the checkbox and the keyboard focus ring against theirs (WCAG 1.4.11:
 // 3:1), and so are its icons. It covers the issue panel (locked, unlocked, editing, with an error
 // message), the macro and every tab of the admin page in Connect mode, and
-// the panel in Forge mode. A failure lists every offending element with its
+// the panel and the admin page in Forge mode. A failure lists every offending element with its
 // colours and ratio.
 //
 // Each run first proves it runs in the theme it names: the frame's <html>
@@ -46,9 +46,11 @@ func TestBrowserTheme(t *testing.T) {
 			t.Run("forge_panel", func(t *testing.T) {
 				testThemePanel(t, s, theme, "/dev/forge/jira/browse/DEV-1", forgeUnlockPath)
 			})
+			t.Run("forge_admin", func(t *testing.T) { testThemeAdmin(t, s, theme, "/dev/forge/jira/admin") })
 		})
 	}
-	t.Run("toggle_changes_open_frames", func(t *testing.T) { testThemeToggle(t, s) })
+	t.Run("toggle_changes_open_frames", func(t *testing.T) { testThemeToggle(t, s, "/dev/jira/browse/DEV-2") })
+	t.Run("toggle_changes_open_forge_frames", func(t *testing.T) { testThemeToggle(t, s, "/dev/forge/jira/browse/DEV-2") })
 	t.Run("frame_without_theming_stays_light", func(t *testing.T) { testThemeUnthemed(t, s) })
 }
 
@@ -141,9 +143,9 @@ func testThemeAdmin(t *testing.T, s *suite, theme, page string) {
 
 // testThemeToggle flips the theme with the sandbox's toggle: the open
 // frames follow at once, without a reload, and the address keeps it.
-func testThemeToggle(t *testing.T, s *suite) {
+func testThemeToggle(t *testing.T, s *suite, page string) {
 	ss := s.begin(t)
-	p := ss.open("ada", ada, "/dev/jira/browse/DEV-2")
+	p := ss.open("ada", ada, page)
 	f := p.frame("secrets-panel")
 	mode := func(want string) {
 		t.Helper()
