@@ -126,10 +126,11 @@ export class SecretsView {
     const item = new SecretItem(meta, {
       api: this.#api,
       host: this.#host,
-      removed: (it, message) => {
+      removed: (it, message, { flag = false } = {}) => {
         this.#drop(it);
         this.#renderPlaceholder();
-        this.#status.show(message, { tone: 'success', clearAfter: 8000 });
+        // A deletion is a success the host may announce as a flag.
+        if (!(flag && this.#host.flag(message))) this.#status.show(message, { tone: 'success', clearAfter: 8000 });
         this.#addButton.focus();
       },
       reload: () => this.load(),
