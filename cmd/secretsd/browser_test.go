@@ -158,8 +158,8 @@ func testEdit(t *testing.T, s *suite, sf surface) {
 	sec.fill("Title", newTitle)
 	sec.fill("Content", newContent)
 	sec.click("Save")
-	sec.waitText(".message", "Saved.")
 	sec.waitState("unlocked")
+	p.waitFlag("Saved.") // the host's flag (issue 12 item 8)
 
 	if got, _ := sec.text("h2.secret-title"); got != newTitle {
 		t.Errorf("title after saving: got %q, want %q", got, newTitle)
@@ -208,8 +208,8 @@ func testChangePassword(t *testing.T, s *suite, sf surface) {
 	sec.fill("New password", newPassword)
 	sec.fill("Confirm password", newPassword)
 	sec.click("Save")
-	sec.waitText(".message", "Password changed.")
 	sec.waitState("unlocked")
+	p.waitFlag("Password changed.")
 
 	sec.click("Lock")
 	sec.waitState("locked")
@@ -255,9 +255,7 @@ func testDelete(t *testing.T, s *suite, sf surface) {
 	}
 	sec.click("Yes, delete")
 	sec.waitGone()
-	if got, want := f.app().waitText(".status", "Deleted"), "Deleted “"+title+"”."; got != want {
-		t.Errorf("status after deleting: got %q, want %q", got, want)
-	}
+	p.waitFlag("Deleted “" + title + "”.")
 
 	// Gone on the server too, not only from this page.
 	p.reload()
