@@ -414,7 +414,9 @@ export class SecretItem {
     const res = await this.#run(() => this.#ctx.api.deleteSecret(this.id, this.#unlock.unlockToken));
     if (res.ok) {
       this.#unlock = null;
-      this.#ctx.removed(this, t('panel.delete.done', { title: this.#meta.title }), { flag: true });
+      // Inline in the list's status, not a flag: a flag floats over the
+      // page and the list changes under it right now.
+      this.#ctx.removed(this, t('panel.delete.done', { title: this.#meta.title }));
     }
   }
 

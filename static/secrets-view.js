@@ -126,11 +126,10 @@ export class SecretsView {
     const item = new SecretItem(meta, {
       api: this.#api,
       host: this.#host,
-      removed: (it, message, { flag = false } = {}) => {
+      removed: (it, message) => {
         this.#drop(it);
         this.#renderPlaceholder();
-        // A deletion is a success the host may announce as a flag.
-        if (!(flag && this.#host.flag(message))) this.#status.show(message, { tone: 'success', clearAfter: 8000 });
+        this.#status.show(message, { tone: 'success', clearAfter: 8000 });
         this.#addButton.focus();
       },
       reload: () => this.load(),

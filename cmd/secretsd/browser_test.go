@@ -255,7 +255,9 @@ func testDelete(t *testing.T, s *suite, sf surface) {
 	}
 	sec.click("Yes, delete")
 	sec.waitGone()
-	p.waitFlag("Deleted “" + title + "”.")
+	if got, want := f.app().waitText(".status", "Deleted"), "Deleted “"+title+"”."; got != want {
+		t.Errorf("status after deleting: got %q, want %q", got, want)
+	}
 
 	// Gone on the server too, not only from this page.
 	p.reload()
