@@ -120,3 +120,39 @@ func TestBrowserPanelFlags(t *testing.T) {
 
 	deleteSecret(sec, password)
 }
+
+// waitSuccess waits for a transient success the way the host shows it: a
+// host flag where the host offers flags (Connect: AP.flag.create, which it
+// then dismisses), else the secret's inline message (Forge, whose bridge
+// gives the app no flags). TestBrowserPanelFlags pins down which for Connect.
+func (p *tab) waitSuccess(sec scope, want string) {
+	p.t.Helper()
+	got, err := poll(p.ctx, func(ctx context.Context) (probe[string], error) {
+		flags, err := hostCall[[]string](ctx, p, `function() {
+			return [...document.querySelectorAll('#sandbox-flags .flag .flag-title')].map((el) => el.textContent);
+		}`)
+		if err != nil {
+			return probe[string]{}, retry(err)
+		}
+		for _, s := range flags {
+			if strings.Contains(s, want) {
+				return probe[string]{OK: true, Got: "flag"}, nil
+			}
+		}
+		inline, err := frameCall[string](ctx, sec.f, scopeJS(`(sel) => {
+			const el = scopeOf(sel);
+			const m = el && el.querySelector('.message');
+			return m ? norm(m.textContent) : '';
+		}`), sec.sel)
+		if err != nil {
+			return probe[string]{}, retry(err)
+		}
+		return probe[string]{OK: strings.Contains(inline, want), Got: "inline: " + inline}, nil
+	})
+	if err != nil {
+		p.t.Fatalf("%s: waiting for %q as a flag or inline: %v (last seen %s)", p.name, want, err, got)
+	}
+	if got == "flag" {
+		p.waitFlag(want) // dismisses it
+	}
+}

@@ -159,7 +159,7 @@ func testEdit(t *testing.T, s *suite, sf surface) {
 	sec.fill("Content", newContent)
 	sec.click("Save")
 	sec.waitState("unlocked")
-	p.waitFlag("Saved.") // the host's flag (issue 12 item 8)
+	p.waitSuccess(sec, "Saved.") // a host flag where there are flags (issue 12 item 8)
 
 	if got, _ := sec.text("h2.secret-title"); got != newTitle {
 		t.Errorf("title after saving: got %q, want %q", got, newTitle)
@@ -209,7 +209,7 @@ func testChangePassword(t *testing.T, s *suite, sf surface) {
 	sec.fill("Confirm password", newPassword)
 	sec.click("Save")
 	sec.waitState("unlocked")
-	p.waitFlag("Password changed.")
+	p.waitSuccess(sec, "Password changed.")
 
 	sec.click("Lock")
 	sec.waitState("locked")
