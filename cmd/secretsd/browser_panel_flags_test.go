@@ -41,9 +41,9 @@ func (p *tab) waitFlag(want string) []string {
 
 // TestBrowserPanelFlags checks issue 12 item 8 in the panel: a save is
 // confirmed by a host flag (AP.flag.create) with no inline success text
-// left behind; a title over the limit is refused with the
-// error under the Title field, tied to it by aria-describedby and
-// aria-invalid, and what was typed stays.
+// left behind; a title over the limit, and a new password under the
+// minimum, are refused with the error under their own field, tied to it by
+// aria-describedby and aria-invalid, and what was typed stays.
 func TestBrowserPanelFlags(t *testing.T) {
 	base := startServer(t)
 	origin, err := url.Parse(base)
@@ -117,6 +117,25 @@ func TestBrowserPanelFlags(t *testing.T) {
 	if got, _ := sec.text("pre.content"); got != "after" {
 		t.Errorf("content after saving: %q", got)
 	}
+
+	// Too short a new password: the error sits under the New password field.
+	sec.click("Change password")
+	sec.waitState("changing-password")
+	sec.fill("New password", "short1")
+	sec.fill("Confirm password", "short1")
+	sec.click("Save")
+	pw := waitFrame[fieldState](f, "the password's own error", scopeJS(`(sel) => {
+		const input = [...scopeOf(sel).querySelectorAll('label')].find((l) => norm(l.textContent) === 'New password').control;
+		const err = input.closest('.field').querySelector('.field-error');
+		const ids = (input.getAttribute('aria-describedby') || '').split(' ');
+		return { ok: !!err, got: { error: err ? norm(err.textContent) : '', invalid: input.getAttribute('aria-invalid') || '', described: !!err && ids.includes(err.id), value: input.value } };
+	}`), sec.sel)
+	if pw.Error != "The password must be at least 8 characters." || pw.Invalid != "true" || !pw.Described || pw.Value != "short1" {
+		t.Errorf("the new password's error: %+v, want the sentence under the field, aria-invalid, aria-describedby, the value kept", pw)
+	}
+	sec.click("Cancel")
+	sec.click("Discard changes")
+	sec.waitState("unlocked")
 
 	deleteSecret(sec, password)
 }
