@@ -1,22 +1,12 @@
 // The "New secret" form.
 
-import { h, replaceChildren, uid, wipe } from './dom.js';
+import { h, uid, wipe } from './dom.js';
 import {
-  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, guardDiscard, invalid,
-  onEscape,
-  textInput,
+  ExpiryChoice, MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea,
+  guardDiscard, invalid, onEscape, textInput,
 } from './forms.js';
 import { describeError } from './messages.js';
 import { t } from './i18n.js';
-
-const DAY = 24 * 60 * 60;
-
-// expiryLabel names an expiry choice of the site policy (seconds; 0: never).
-function expiryLabel(seconds) {
-  if (seconds === 0) return t('panel.expiry.never');
-  if (seconds % DAY === 0) return t('panel.expiry.days', { count: seconds / DAY });
-  return t('panel.expiry.hours', { count: Math.round(seconds / 3600) });
-}
 
 /**
  * AddForm collects title, password and content and creates the secret.
@@ -42,30 +32,24 @@ export class AddForm {
     // The site's policy sets the minimum password length and the expiry
     // choices; Save waits for it, so no rule the form did not show fails.
     this.#policy = opts.api.policy().catch(() => null);
-    this.pair = new PasswordPair('Password', { policy: this.#policy });
+    this.pair = new PasswordPair(t('panel.form.password'), { policy: this.#policy });
     this.content = contentArea();
     this.content.id = uid('content');
-    this.expiry = h('select', { id: uid('expiry') });
-    this.expiryField = h('div', { class: 'field' },
-      h('label', { for: this.expiry.id, text: t('panel.expiry.label') }),
-      this.expiry);
     // Hidden until the policy names the choices; without it the site's
     // default applies, which the server knows.
-    this.expiryField.hidden = true;
-    this.#policy.then((p) => this.#offerExpiry(p));
+    this.expiry = new ExpiryChoice({ policy: this.#policy, changed: () => this.#opts.changed() });
 
     this.el = h('form', { class: 'add-form', novalidate: true, 'aria-labelledby': headingId },
-      h('h2', { id: headingId, text: 'New secret' }),
-      h('p', { class: 'form-intro' },
-        'Everyone who can see this page sees the title. Only people who know the password can read the content.'),
+      h('h2', { id: headingId, text: t('panel.add.heading') }),
+      h('p', { class: 'form-intro' }, t('panel.add.intro')),
       h('div', { class: 'field' },
-        h('label', { for: this.title.id, text: 'Title' }),
+        h('label', { for: this.title.id, text: t('panel.form.title') }),
         this.title),
       this.pair.el,
       h('div', { class: 'field' },
-        h('label', { for: this.content.id, text: 'Content' }),
+        h('label', { for: this.content.id, text: t('panel.form.content') }),
         this.content),
-      this.expiryField,
+      this.expiry.el,
       actionRow({ onCancel: () => ask() }),
       this.#message.el,
     );
@@ -76,19 +60,6 @@ export class AddForm {
       e.preventDefault();
       this.#submit();
     });
-  }
-
-  // offerExpiry fills the expiry choice from the policy, the site's default
-  // selected.
-  #offerExpiry(p) {
-    const choices = p && Array.isArray(p.expiryChoicesSeconds)
-      ? p.expiryChoicesSeconds.filter((s) => Number.isInteger(s) && s >= 0) : [];
-    if (choices.length === 0) return;
-    replaceChildren(this.expiry, ...choices.map((s) => h('option', { value: String(s), text: expiryLabel(s) })));
-    const def = String(p.defaultExpirySeconds || 0);
-    if (choices.map(String).includes(def)) this.expiry.value = def;
-    this.expiryField.hidden = false;
-    this.#opts.changed();
   }
 
   /** focus puts the cursor in the first field. */
@@ -115,7 +86,7 @@ export class AddForm {
     const problem = this.#check();
     if (problem) {
       this.#message.error(problem.message);
-      invalid(problem.control);
+      invalid(problem.control, problem.message);
       this.#opts.changed();
       return;
     }
@@ -127,7 +98,7 @@ export class AddForm {
         title: this.title.value,
         content: this.content.value,
         password: this.pair.password.value,
-        expiresAt: this.#expiresAt(),
+        expiresAt: this.expiry.value(),
       });
       this.dispose();
       this.#opts.created(meta);
@@ -139,14 +110,6 @@ export class AddForm {
       this.#busy = false;
       this.el.removeAttribute('aria-busy');
     }
-  }
-
-  // expiresAt is the chosen expiry as a time, or undefined for never (or
-  // when no choice was offered).
-  #expiresAt() {
-    if (this.expiryField.hidden) return undefined;
-    const s = Number(this.expiry.value);
-    return s > 0 ? new Date(Date.now() + s * 1000) : undefined;
   }
 
   #check() {

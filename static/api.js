@@ -187,12 +187,16 @@ export class Api {
     return withLockAt(res);
   }
 
-  /** updateSecret saves title and content over `version` → a fresh unlock, like unlockSecret. */
-  async updateSecret(id, unlockToken, { title, content, version }) {
-    const res = await this.#t.request('PUT', secretPath(id), {
-      unlockToken,
-      body: { title, content, version },
-    });
+  /**
+   * updateSecret saves title and content over `version` → a fresh unlock,
+   * like unlockSecret. expiresAt: undefined keeps the secret's expiry, null
+   * removes it, a Date sets it.
+   */
+  async updateSecret(id, unlockToken, { title, content, version, expiresAt }) {
+    const body = { title, content, version };
+    if (expiresAt === null) body.expiresAt = 'never';
+    else if (expiresAt) body.expiresAt = expiresAt.toISOString();
+    const res = await this.#t.request('PUT', secretPath(id), { unlockToken, body });
     return withLockAt(res);
   }
 

@@ -2,6 +2,7 @@
 // its generator and strength hint, action rows and client-side checks.
 
 import { button, describe, field, h, replaceChildren, uid } from './dom.js';
+import { absoluteTime } from './format.js';
 import { MIN_PASSWORD_LENGTH, generatePassword, passwordStrength } from './password.js';
 import { t } from './i18n.js';
 
@@ -55,7 +56,7 @@ export class MessageArea {
  * actionRow returns the Save/Cancel row of a form. The submit button is the
  * form's default action, so Enter in a text field saves.
  */
-export function actionRow({ submit = 'Save', onCancel }) {
+export function actionRow({ submit = t('panel.form.save'), onCancel }) {
   return h('div', { class: 'actions' },
     button(submit, { kind: 'primary', type: 'submit' }),
     button(t('panel.form.cancel'), { onClick: onCancel }),
@@ -171,10 +172,10 @@ export class PasswordPair {
     describe(this.password, this.hint);
 
     this.show = h('input', { type: 'checkbox' });
-    const showField = field('Show password', this.show);
+    const showField = field(t('panel.password.show'), this.show);
     showField.classList.add('field-check');
 
-    const generate = button('Generate password', { onClick: () => this.#generate() });
+    const generate = button(t('panel.password.generate'), { onClick: () => this.#generate() });
 
     // A generated password exists nowhere else: Copy puts it on the
     // clipboard, and Save waits for an explicit "stored elsewhere" tick.
@@ -198,7 +199,7 @@ export class PasswordPair {
         this.password,
         this.meter,
         this.hint),
-      field('Confirm password', this.confirm),
+      field(t('panel.password.confirm'), this.confirm),
       h('div', { class: 'password-tools' }, showField, generate),
       this.keep,
     );
@@ -253,7 +254,7 @@ export class PasswordPair {
       return { message: t('panel.password.tooShort', { count: this.#min }), control: this.password };
     }
     if (pw !== this.confirm.value) {
-      return { message: 'The passwords do not match.', control: this.confirm };
+      return { message: t('panel.password.mismatch'), control: this.confirm };
     }
     if (this.#isGenerated() && !this.stored.checked) {
       return { message: t('panel.generated.confirmFirst'), control: this.stored };
@@ -286,8 +287,8 @@ export class PasswordPair {
     this.#reveal(true);
     this.#update();
     // Setting .value fires no input event, so drop an earlier error mark here.
-    this.password.removeAttribute('aria-invalid');
-    this.confirm.removeAttribute('aria-invalid');
+    clearFieldError(this.password);
+    clearFieldError(this.confirm);
     this.password.focus();
     this.password.select();
   }
@@ -309,24 +310,141 @@ export class PasswordPair {
 
 /** checkTitle returns a sentence if title breaks the server's title rule, else "". */
 export function checkTitle(title) {
-  if (title.trim() === '') return 'Enter a title.';
-  if ([...title].length > MAX_TITLE_CHARS) return `The title can have at most ${MAX_TITLE_CHARS} characters.`;
+  if (title.trim() === '') return t('panel.title.empty');
+  if ([...title].length > MAX_TITLE_CHARS) return t('panel.title.tooLong', { count: MAX_TITLE_CHARS });
   return '';
 }
 
 /** checkContent returns a sentence if content is too large to store, else "". */
 export function checkContent(content) {
   if (new TextEncoder().encode(content).length > MAX_CONTENT_BYTES) {
-    return `The content can be at most ${MAX_CONTENT_BYTES / 1024} KiB.`;
+    return t('panel.content.tooLarge', { count: MAX_CONTENT_BYTES / 1024 });
   }
   return '';
 }
 
 /**
  * invalid marks control as invalid until the user edits it, and focuses it.
+ * With a message, the sentence also shows right under the control's field
+ * (see fieldError), so the error sits next to what it is about.
  */
-export function invalid(control) {
-  control.setAttribute('aria-invalid', 'true');
-  control.addEventListener('input', () => control.removeAttribute('aria-invalid'), { once: true });
+export function invalid(control, message) {
+  if (message) {
+    fieldError(control, message);
+  } else {
+    control.setAttribute('aria-invalid', 'true');
+    control.addEventListener('input', () => clearFieldError(control), { once: true });
+  }
   control.focus();
+}
+
+/**
+ * fieldError shows message under control (at the end of its .field), marks
+ * control aria-invalid and names the message in its aria-describedby, so a
+ * screen reader reads the error with the field. Editing the field, or
+ * clearFieldError, takes both away again.
+ */
+export function fieldError(control, message) {
+  clearFieldError(control);
+  const box = control.closest('.field') || control.parentElement;
+  const el = h('p', { class: 'field-error', id: uid('field-error'), text: message });
+  box.append(el);
+  describe(control, el);
+  control.setAttribute('aria-invalid', 'true');
+  const drop = () => clearFieldError(control);
+  control.addEventListener(control.type === 'checkbox' ? 'change' : 'input', drop, { once: true });
+}
+
+/** clearFieldError removes control's error mark and message, if any. */
+export function clearFieldError(control) {
+  control.removeAttribute('aria-invalid');
+  const ids = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+  const keep = [];
+  for (const id of ids) {
+    const el = document.getElementById(id);
+    if (el && el.classList.contains('field-error')) {
+      el.remove();
+    } else if (el || !id.startsWith('field-error')) {
+      keep.push(id);
+    }
+  }
+  if (keep.length) control.setAttribute('aria-describedby', keep.join(' '));
+  else control.removeAttribute('aria-describedby');
+}
+
+const DAY = 24 * 60 * 60;
+
+// expiryLabel names an expiry choice of the site policy (seconds; 0: never).
+function expiryLabel(seconds) {
+  if (seconds === 0) return t('panel.expiry.never');
+  if (seconds % DAY === 0) return t('panel.expiry.days', { count: seconds / DAY });
+  return t('panel.expiry.hours', { count: Math.round(seconds / 3600) });
+}
+
+/**
+ * ExpiryChoice is the "Expires" select of the add and edit forms, filled
+ * from the site policy's choices (GET /api/policy). It stays hidden until
+ * the policy names them; without them the server applies the site's rule.
+ *
+ * current (edit form only) is the secret's expiry as it is: null for none,
+ * else an ISO time. "Never" is preselected for a secret without one when
+ * the policy offers it; a secret with an expiry gets a first choice that
+ * keeps it ("Unchanged"), since a fixed time is none of the relative
+ * choices.
+ */
+export class ExpiryChoice {
+  #edit;
+  #current;
+
+  /**
+   * @param {{policy: Promise<object|null>, current?: string|null, changed?: () => void}} opts
+   *   current is undefined for a new secret (the add form)
+   */
+  constructor({ policy, current, changed = () => {} }) {
+    this.#edit = current !== undefined;
+    this.#current = current || null;
+    this.select = h('select', { id: uid('expiry') });
+    this.el = h('div', { class: 'field' },
+      h('label', { for: this.select.id, text: t('panel.expiry.label') }),
+      this.select);
+    this.el.hidden = true;
+    this.ready = Promise.resolve(policy).then((p) => {
+      this.#offer(p);
+      changed();
+    }, () => {});
+  }
+
+  #offer(p) {
+    const choices = p && Array.isArray(p.expiryChoicesSeconds)
+      ? p.expiryChoicesSeconds.filter((s) => Number.isInteger(s) && s >= 0) : [];
+    if (choices.length === 0) return;
+    const options = choices.map((s) => h('option', { value: String(s), text: expiryLabel(s) }));
+    let selected = String(p.defaultExpirySeconds || 0);
+    if (this.#edit) {
+      const neverOffered = choices.includes(0);
+      if (this.#current || !neverOffered) {
+        const label = this.#current
+          ? t('panel.expiry.unchanged', { time: absoluteTime(new Date(this.#current)) })
+          : t('panel.expiry.unchangedNever');
+        options.unshift(h('option', { value: 'keep', text: label }));
+        selected = 'keep';
+      } else {
+        selected = '0';
+      }
+    }
+    replaceChildren(this.select, ...options);
+    if ([...this.select.options].some((o) => o.value === selected)) this.select.value = selected;
+    this.el.hidden = false;
+  }
+
+  /**
+   * value is what to send: undefined for nothing (no choice offered, or
+   * "Unchanged"), null for never, else the chosen time as a Date.
+   */
+  value() {
+    if (this.el.hidden || this.select.value === 'keep') return undefined;
+    const s = Number(this.select.value);
+    if (s > 0) return new Date(Date.now() + s * 1000);
+    return this.#edit ? null : undefined;
+  }
 }

@@ -4,7 +4,11 @@
 // failed to load, when it is the sandbox's stand-in with fewer features, or
 // when a test opens the page outside an iframe.
 
-const ANOTHER_USER = 'another user';
+import { t } from './i18n.js';
+
+// anotherUser is the name of someone the host cannot name for us. A
+// function, not a constant: the language is chosen after modules load.
+const anotherUser = () => t('panel.person.another');
 const NAME_TIMEOUT_MS = 10 * 1000;
 const MAX_NAME_CHARS = 100;
 
@@ -86,8 +90,8 @@ export class Host {
    * @returns {Promise<string>}
    */
   displayName(accountId) {
-    if (this.isMe(accountId)) return Promise.resolve('you');
-    if (!accountId || typeof accountId !== 'string') return Promise.resolve(ANOTHER_USER);
+    if (this.isMe(accountId)) return Promise.resolve(t('panel.person.you'));
+    if (!accountId || typeof accountId !== 'string') return Promise.resolve(anotherUser());
     let name = this.#names.get(accountId);
     if (!name) {
       name = this.#lookUp(accountId);
@@ -101,14 +105,32 @@ export class Host {
    * or "" if not, so a re-render does not flash a placeholder.
    */
   knownName(accountId) {
-    if (this.isMe(accountId)) return 'you';
+    if (this.isMe(accountId)) return t('panel.person.you');
     return this.#resolved.get(accountId) || '';
+  }
+
+  /**
+   * flag shows a transient success message as the host's own notification
+   * (Connect's AP.flag.create), which outlives re-renders of the frame and
+   * does not push the content around. It reports whether the host took it;
+   * where there is no flag API (Forge, no all.js) the caller shows the
+   * message inline instead.
+   */
+  flag(title) {
+    const AP = window.AP;
+    if (!AP || !AP.flag || typeof AP.flag.create !== 'function') return false;
+    try {
+      AP.flag.create({ title, type: 'success', close: 'auto' });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #lookUp(accountId) {
     const url = USER_URL[this.#product];
     const AP = window.AP;
-    if (!url || !AP || typeof AP.request !== 'function') return Promise.resolve(ANOTHER_USER);
+    if (!url || !AP || typeof AP.request !== 'function') return Promise.resolve(anotherUser());
     return new Promise((resolve) => {
       let settled = false;
       const done = (name) => {
@@ -118,7 +140,7 @@ export class Host {
         this.#resolved.set(accountId, name);
         resolve(name);
       };
-      const timer = setTimeout(() => done(ANOTHER_USER), NAME_TIMEOUT_MS);
+      const timer = setTimeout(() => done(anotherUser()), NAME_TIMEOUT_MS);
       try {
         // all.js supports callbacks everywhere; newer versions also return a
         // promise of {body}. Use both, first answer wins, and always attach
@@ -127,13 +149,13 @@ export class Host {
           url: url(accountId),
           type: 'GET',
           success: (body) => done(nameFrom(body)),
-          error: () => done(ANOTHER_USER),
+          error: () => done(anotherUser()),
         });
         if (ret && typeof ret.then === 'function') {
-          ret.then((res) => done(nameFrom(res && res.body)), () => done(ANOTHER_USER));
+          ret.then((res) => done(nameFrom(res && res.body)), () => done(anotherUser()));
         }
       } catch {
-        done(ANOTHER_USER);
+        done(anotherUser());
       }
     });
   }
@@ -145,10 +167,10 @@ function nameFrom(body) {
   try {
     const user = typeof body === 'string' ? JSON.parse(body) : body;
     const name = user && typeof user.displayName === 'string' ? user.displayName.trim() : '';
-    if (!name) return ANOTHER_USER;
+    if (!name) return anotherUser();
     return name.length > MAX_NAME_CHARS ? `${name.slice(0, MAX_NAME_CHARS)}…` : name;
   } catch {
-    return ANOTHER_USER;
+    return anotherUser();
   }
 }
 

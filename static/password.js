@@ -1,5 +1,7 @@
 // Password generation and a rough strength hint.
 
+import { t } from './i18n.js';
+
 /**
  * MIN_PASSWORD_LENGTH mirrors the server's default policy. Forms use the
  * site's own minimum (GET /api/policy) once it is known; the server has the
@@ -50,9 +52,9 @@ const COMMON = new Set([
  */
 export function passwordStrength(password, min = MIN_PASSWORD_LENGTH) {
   const chars = [...password];
-  if (chars.length === 0) return { score: 0, text: `Use at least ${min} characters.` };
+  if (chars.length === 0) return { score: 0, text: t('panel.strength.empty', { count: min }) };
   if (chars.length < min) {
-    return { score: 0, text: `Too short: use at least ${min} characters.` };
+    return { score: 0, text: t('panel.strength.short', { count: min }) };
   }
   let pool = 0;
   if (/[a-z]/.test(password)) pool += 26;
@@ -66,10 +68,10 @@ export function passwordStrength(password, min = MIN_PASSWORD_LENGTH) {
   if (isSequence(password)) bits = Math.min(bits, 20);
   if (COMMON.has(password.toLowerCase())) bits = Math.min(bits, 10);
 
-  if (bits < 40) return { score: 1, text: 'Strength: weak. Longer is better; a passphrase of several words works well.' };
-  if (bits < 60) return { score: 2, text: 'Strength: fair.' };
-  if (bits < 80) return { score: 3, text: 'Strength: good.' };
-  return { score: 4, text: 'Strength: strong.' };
+  if (bits < 40) return { score: 1, text: t('panel.strength.weak') };
+  if (bits < 60) return { score: 2, text: t('panel.strength.fair') };
+  if (bits < 80) return { score: 3, text: t('panel.strength.good') };
+  return { score: 4, text: t('panel.strength.strong') };
 }
 
 // isSequence spots runs such as "abcdefgh" or "87654321".

@@ -9,8 +9,8 @@
 import { button, h, icon, replaceChildren, uid, wipe } from './dom.js';
 import { clockTime, timeElement } from './format.js';
 import {
-  MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea, guardDiscard, invalid,
-  onEscape, textInput,
+  ExpiryChoice, MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea,
+  guardDiscard, invalid, onEscape, textInput,
 } from './forms.js';
 import { UNLOCK_EXPIRED, describeError } from './messages.js';
 import { t } from './i18n.js';
@@ -24,6 +24,17 @@ const META_FIELDS = ['id', 'title', 'version', 'createdAt', 'createdBy', 'update
 // Browser tests shorten it through window.__secretsTest.clipboardClearMs;
 // nothing in production sets that.
 const CLIPBOARD_CLEAR_MS = 30000;
+
+// WARN_MS before an unlock ends, the item warns (once) and offers to keep
+// it unlocked.
+const WARN_MS = 60 * 1000;
+
+// TICK_MS is how often the countdown of the remaining unlock time moves.
+const TICK_MS = 1000;
+
+// The states in which the user is typing into a form that must survive the
+// end of the unlock.
+const FORM_STATES = ['editing', 'changing-password'];
 
 function clipboardClearMs() {
   const hook = window.__secretsTest;
@@ -49,6 +60,8 @@ export class SecretItem {
   #meta;
   #unlock = null; // {content, unlockToken, lockAt}
   #lockTimer = 0;
+  #tickTimer = 0;
+  #warned = false;
   #clipTimer = 0;
   #busy = false;
   #titleId = uid('secret-title');
@@ -56,6 +69,16 @@ export class SecretItem {
   #metaLine;
   #body;
   #message = new MessageArea();
+  // The unlock's clock, on top of every open state: the countdown (a timer,
+  // not a live region, so it is not read out every second), an alert that
+  // speaks once (the warning, the end of the unlock) and the slot for "Keep
+  // unlocked" and the password to unlock again in place.
+  #countdown = h('p', { class: 'unlock-countdown', role: 'timer' });
+  #alert = h('div', { class: 'unlock-alert', role: 'alert' });
+  #keepSlot = h('div', { class: 'unlock-keep' });
+  #clock = h('div', { class: 'unlock-clock' }, this.#countdown, this.#alert, this.#keepSlot);
+  // The edit form's "Save before …" line, moved on by an unlock in place.
+  #saveNote = null;
 
   constructor(meta, ctx) {
     this.#ctx = ctx;
@@ -95,7 +118,7 @@ export class SecretItem {
     this.#renderHeader();
     if (changed && this.#unlock) {
       this.lock({ revoke: false });
-      this.#message.show('Someone else changed this secret. Unlock it again to see the current version.');
+      this.#message.show(t('panel.secret.changedElsewhere'));
     }
   }
 
@@ -107,7 +130,7 @@ export class SecretItem {
   lock({ revoke = true, keepalive = false } = {}) {
     const unlock = this.#unlock;
     this.#unlock = null;
-    clearTimeout(this.#lockTimer);
+    this.#stopClock();
     // The pending clear holds the copied text; it goes with the content.
     clearTimeout(this.#clipTimer);
     if (unlock && revoke) {
@@ -129,7 +152,7 @@ export class SecretItem {
 
   /** dispose stops timers and clears any content before the item is dropped. */
   dispose() {
-    clearTimeout(this.#lockTimer);
+    this.#stopClock();
     clearTimeout(this.#clipTimer);
     this.#unlock = null;
     wipe(this.el);
@@ -141,13 +164,13 @@ export class SecretItem {
     const m = this.#meta;
     this.#heading.textContent = m.title;
     const parts = [
-      h('span', {}, 'Added by ', this.#person(m.createdBy), ' ', timeElement(m.createdAt)),
+      h('span', {}, t('panel.meta.added'), ' ', this.#person(m.createdBy), ' ', timeElement(m.createdAt)),
     ];
     if (m.version > 1 && m.updatedAt) {
-      parts.push(h('span', {}, 'edited by ', this.#person(m.updatedBy), ' ', timeElement(m.updatedAt)));
+      parts.push(h('span', {}, t('panel.meta.edited'), ' ', this.#person(m.updatedBy), ' ', timeElement(m.updatedAt)));
     }
     if (m.expiresAt) {
-      parts.push(h('span', {}, 'deletes itself ', timeElement(m.expiresAt)));
+      parts.push(h('span', {}, t('panel.meta.expires'), ' ', timeElement(m.expiresAt)));
     }
     replaceChildren(this.#metaLine, ...joinWith(parts, ' · '));
   }
@@ -155,7 +178,7 @@ export class SecretItem {
   // #person renders a name that may still be on its way from the host.
   #person(accountId) {
     const { host } = this.#ctx;
-    const el = h('span', { class: 'person', text: host.knownName(accountId) || 'someone' });
+    const el = h('span', { class: 'person', text: host.knownName(accountId) || t('panel.meta.someone') });
     if (!host.knownName(accountId)) {
       host.displayName(accountId).then((name) => {
         el.textContent = name;
@@ -170,6 +193,7 @@ export class SecretItem {
   #setState(state, ...children) {
     wipe(this.#body);
     this.el.dataset.state = state;
+    if (state !== 'locked') children.unshift(this.#clock);
     replaceChildren(this.#body, ...children);
     replaceChildren(this.el.querySelector('.secret-icon'), icon(state === 'locked' ? 'locked' : 'unlocked'));
     this.#ctx.changed();
@@ -213,14 +237,14 @@ export class SecretItem {
     const password = input.value;
     if (password === '') {
       this.#message.error(t('panel.unlock.empty'));
-      invalid(input);
+      invalid(input, t('panel.unlock.empty'));
       return;
     }
     const res = await this.#run(() => this.#ctx.api.unlockSecret(this.id, password));
     if (!res.ok) {
       // Keep what was typed, selected, so a typo can be fixed or the whole
       // guess replaced by typing over it.
-      if (res.error.code === 'wrong_password' || res.error.code === 'locked') invalid(input);
+      if (res.error.code === 'wrong_password' || res.error.code === 'locked') invalid(input, describeError(res.error));
       if (input.isConnected) {
         input.focus();
         input.select();
@@ -236,19 +260,93 @@ export class SecretItem {
 
   // #open takes an unlock (or edit) answer: fresh metadata, content and token.
   #open(answer) {
+    this.#take(answer);
+    this.#showUnlocked();
+  }
+
+  // #take makes answer (an unlock, edit or password answer) the current
+  // unlock and starts its clock, leaving the view as it is.
+  #take(answer) {
     this.#meta = { ...this.#meta, ...pickMeta(answer) };
+    // Unlock and edit answers name the secret's own expiry (none: absent).
+    if ('unlockToken' in answer && 'title' in answer) this.#meta.expiresAt = answer.secretExpiresAt;
     this.#unlock = {
       content: typeof answer.content === 'string' ? answer.content : '',
       unlockToken: answer.unlockToken,
       lockAt: answer.lockAt,
     };
-    clearTimeout(this.#lockTimer);
-    this.#lockTimer = setTimeout(() => this.checkExpiry(), Math.max(0, this.#unlock.lockAt - Date.now()));
+    this.#startClock();
     this.#renderHeader();
-    this.#showUnlocked();
+  }
+
+  // ---- the unlock's clock --------------------------------------------
+
+  #startClock() {
+    this.#stopClock();
+    this.#setLockAt(this.#unlock.lockAt);
+    this.#tickTimer = setInterval(() => this.#tick(), TICK_MS);
+    this.#tick();
+  }
+
+  #stopClock() {
+    clearTimeout(this.#lockTimer);
+    clearInterval(this.#tickTimer);
+    this.#warned = false;
+    this.#countdown.textContent = '';
+    delete this.#countdown.dataset.remaining;
+    this.#alert.replaceChildren();
+    this.#keepSlot.replaceChildren();
+    delete this.el.dataset.unlock;
+  }
+
+  #setLockAt(ms) {
+    this.#unlock.lockAt = ms;
+    clearTimeout(this.#lockTimer);
+    this.#lockTimer = setTimeout(() => this.checkExpiry(), Math.max(0, ms - Date.now()));
+  }
+
+  // #tick moves the countdown and warns once when the last minute starts.
+  // Browser tests may shorten the time left through
+  // window.__secretsTest.unlockLeftMs (taken once, by the next tick of an
+  // open secret); the end then comes through the same timer as always.
+  // Nothing in production sets it.
+  #tick() {
+    if (!this.#unlock) return;
+    const hook = window.__secretsTest;
+    const shorten = hook && Number(hook.unlockLeftMs);
+    if (shorten > 0) {
+      delete hook.unlockLeftMs;
+      if (this.#unlock.lockAt - Date.now() > shorten) this.#setLockAt(Date.now() + shorten);
+    }
+    const left = this.#unlock.lockAt - Date.now();
+    if (left <= 0) {
+      this.checkExpiry();
+      return;
+    }
+    const seconds = Math.ceil(left / 1000);
+    this.#countdown.textContent = t('panel.clock.left', { time: minutesSeconds(seconds) });
+    this.#countdown.dataset.remaining = String(seconds);
+    if (left <= WARN_MS && !this.#warned) {
+      this.#warned = true;
+      this.el.dataset.unlock = 'ending';
+      this.#alert.textContent = t('panel.clock.soon');
+      if (!this.#keepSlot.firstChild) {
+        replaceChildren(this.#keepSlot,
+          button(t('panel.clock.keep'), { onClick: () => this.#askPassword(t('panel.reunlock.toKeep'), { focus: true }) }));
+      }
+      this.#ctx.changed();
+    }
+  }
+
+  #formOpen() {
+    return FORM_STATES.includes(this.el.dataset.state);
   }
 
   #expire() {
+    if (this.#formOpen()) {
+      this.#expireInForm();
+      return;
+    }
     const hadFocus = this.el.contains(document.activeElement);
     this.lock({ revoke: false });
     this.#message.show(UNLOCK_EXPIRED);
@@ -263,8 +361,7 @@ export class SecretItem {
       'aria-labelledby': this.#titleId,
       text: content,
     });
-    const note = h('p', { class: 'unlocked-note' },
-      `Unlocked for you until ${clockTime(lockAt)}; it locks itself then.`);
+    const note = h('p', { class: 'unlocked-note' }, t('panel.unlocked.note', { time: clockTime(lockAt) }));
 
     // Hide takes the content off the screen (someone looking over a
     // shoulder, a screen share) without ending the unlock; Copy still works.
@@ -277,12 +374,12 @@ export class SecretItem {
       hide.textContent = hidden ? t('panel.content.hide') : t('panel.content.show');
     });
     const actions = h('div', { class: 'actions' },
-      button('Copy', { onClick: () => this.#copy(pre) }),
+      button(t('panel.action.copy'), { onClick: () => this.#copy(pre) }),
       hide,
-      button('Lock', { onClick: () => this.#lockByHand() }),
-      button('Edit', { onClick: () => this.#showEdit() }),
-      button('Change password', { onClick: () => this.#showChangePassword() }),
-      button('Delete', { kind: 'danger-subtle', onClick: () => this.#showUnlocked({ confirming: true }) }),
+      button(t('panel.action.lock'), { onClick: () => this.#lockByHand() }),
+      button(t('panel.action.edit'), { onClick: () => this.#showEdit() }),
+      button(t('panel.action.changePassword'), { onClick: () => this.#showChangePassword() }),
+      button(t('panel.action.delete'), { kind: 'danger-subtle', onClick: () => this.#showUnlocked({ confirming: true }) }),
     );
 
     const children = [note, pre];
@@ -301,13 +398,13 @@ export class SecretItem {
     const textId = uid('confirm');
     const cancel = () => {
       this.#showUnlocked();
-      this.#focusButton('Delete');
+      this.#focusButton(t('panel.action.delete'));
     };
     const box = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': textId },
-      h('p', { id: textId }, `Delete “${this.#meta.title}” for everyone? This cannot be undone.`),
+      h('p', { id: textId }, t('panel.delete.question', { title: this.#meta.title })),
       h('div', { class: 'actions' },
-        button('Yes, delete', { kind: 'danger', onClick: () => this.#delete() }),
-        button('Cancel', { onClick: cancel })),
+        button(t('panel.delete.confirm'), { kind: 'danger', onClick: () => this.#delete() }),
+        button(t('panel.form.cancel'), { onClick: cancel })),
     );
     onEscape(box, cancel);
     return box;
@@ -317,13 +414,15 @@ export class SecretItem {
     const res = await this.#run(() => this.#ctx.api.deleteSecret(this.id, this.#unlock.unlockToken));
     if (res.ok) {
       this.#unlock = null;
-      this.#ctx.removed(this, `Deleted “${this.#meta.title}”.`);
+      // Inline in the list's status, not a flag: a flag floats over the
+      // page and the list changes under it right now.
+      this.#ctx.removed(this, t('panel.delete.done', { title: this.#meta.title }));
     }
   }
 
   #lockByHand() {
     this.lock();
-    this.#message.show('Locked.', { tone: 'success', clearAfter: 4000 });
+    this.#message.show(t('panel.lock.done'), { tone: 'success', clearAfter: 4000 });
     this.#focusPassword();
   }
 
@@ -362,9 +461,9 @@ export class SecretItem {
     } else if (how) {
       // Without reading the clipboard back there is nothing to check a
       // clear against, so it is not cleared (nor promised).
-      this.#message.show('Copied to the clipboard.', { tone: 'success', clearAfter: 4000 });
+      this.#message.show(t('panel.copy.copied'), { tone: 'success', clearAfter: 4000 });
     } else {
-      this.#message.show('Copying is blocked here. The content is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
+      this.#message.show(t('panel.copy.blocked'));
     }
   }
 
@@ -407,14 +506,25 @@ export class SecretItem {
     });
     const content = contentArea(this.#unlock.content);
     content.id = uid('content');
+    // The edit is based on this version, whatever an unlock in place brings
+    // later: a change made meanwhile by someone else must be a conflict,
+    // not overwritten.
+    const baseVersion = this.#meta.version;
+    const expiry = new ExpiryChoice({
+      policy: this.#ctx.api.policy().catch(() => null),
+      current: this.#meta.expiresAt || null,
+      changed: () => this.#ctx.changed(),
+    });
     const cancel = () => {
-      this.#showUnlocked();
-      this.#focusButton('Edit');
+      this.#closeForm();
+      this.#focusButton(t('panel.action.edit'));
     };
+    this.#saveNote = h('p', { class: 'unlocked-note' }, t('panel.edit.saveBefore', { time: clockTime(this.#unlock.lockAt) }));
     const form = h('form', { class: 'edit-form', novalidate: true },
-      h('p', { class: 'unlocked-note' }, `Save before ${clockTime(this.#unlock.lockAt)}, when the unlock ends.`),
-      fieldFor('Title', title),
-      fieldFor('Content', content),
+      this.#saveNote,
+      fieldFor(t('panel.form.title'), title),
+      fieldFor(t('panel.form.content'), content),
+      expiry.el,
       actionRow({ onCancel: () => ask() }),
     );
     const ask = guardDiscard(form, cancel);
@@ -426,17 +536,24 @@ export class SecretItem {
         : checkContent(content.value) ? [checkContent(content.value), content] : null;
       if (problem) {
         this.#message.error(problem[0]);
-        invalid(problem[1]);
+        invalid(problem[1], problem[0]);
         return;
       }
+      if (!this.#unlock) {
+        this.#needUnlock();
+        return;
+      }
+      await expiry.ready;
       const res = await this.#run(() => this.#ctx.api.updateSecret(this.id, this.#unlock.unlockToken, {
         title: title.value,
         content: content.value,
-        version: this.#meta.version,
+        version: baseVersion,
+        expiresAt: expiry.value(),
       }), { onConflict: true });
       if (!res.ok) return;
+      this.#saveNote = null;
       this.#open(res.value);
-      this.#message.show('Saved.', { tone: 'success', clearAfter: 4000 });
+      this.#success(t('panel.edit.saved'));
       this.#body.querySelector('pre').focus();
     });
     this.#message.clear();
@@ -445,14 +562,14 @@ export class SecretItem {
   }
 
   #showChangePassword() {
-    const pair = new PasswordPair('New password', { policy: this.#ctx.api.policy().catch(() => null) });
+    const pair = new PasswordPair(t('panel.password.new'), { policy: this.#ctx.api.policy().catch(() => null) });
     const cancel = () => {
       pair.clear();
-      this.#showUnlocked();
-      this.#focusButton('Change password');
+      this.#closeForm();
+      this.#focusButton(t('panel.action.changePassword'));
     };
     const form = h('form', { class: 'password-form', novalidate: true },
-      h('p', { class: 'form-intro' }, 'Everyone who needs this secret will need the new password.'),
+      h('p', { class: 'form-intro' }, t('panel.password.intro')),
       pair.el,
       actionRow({ onCancel: () => ask() }),
     );
@@ -465,7 +582,11 @@ export class SecretItem {
       const problem = pair.check();
       if (problem) {
         this.#message.error(problem.message);
-        invalid(problem.control);
+        invalid(problem.control, problem.message);
+        return;
+      }
+      if (!this.#unlock) {
+        this.#needUnlock();
         return;
       }
       const password = pair.password.value;
@@ -474,12 +595,117 @@ export class SecretItem {
       pair.clear();
       // The new password came with a new unlock token; keep the content.
       this.#open({ ...res.value, content: this.#unlock.content });
-      this.#message.show('Password changed.', { tone: 'success', clearAfter: 6000 });
-      this.#focusButton('Change password');
+      this.#success(t('panel.password.changed'), 6000);
+      this.#focusButton(t('panel.action.changePassword'));
     });
     this.#message.clear();
     this.#setState('changing-password', form);
     pair.password.focus();
+  }
+
+  // #closeForm leaves the edit or change-password form: back to the content
+  // while the unlock lasts, to the locked state if it ran out meanwhile.
+  #closeForm() {
+    this.#saveNote = null;
+    if (this.#unlock) {
+      this.#showUnlocked();
+    } else {
+      this.lock({ revoke: false });
+    }
+  }
+
+  // #success shows a transient success as a host flag where the host has
+  // them, else inline.
+  #success(text, clearAfter = 4000) {
+    if (this.#ctx.host.flag(text)) {
+      this.#message.clear();
+      return;
+    }
+    this.#message.show(text, { tone: 'success', clearAfter });
+  }
+
+  // ---- unlocking again in place --------------------------------------
+
+  /**
+   * #expireInForm ends the unlock while a form is open without dropping
+   * what was typed: the token is gone (so nothing can be saved with it),
+   * the form stays, and the password to unlock again is asked in place.
+   */
+  #expireInForm(text = t('panel.clock.endedKept')) {
+    this.#unlock = null;
+    this.#stopClock();
+    clearTimeout(this.#clipTimer);
+    this.el.dataset.unlock = 'ended';
+    this.#countdown.textContent = t('panel.clock.ended');
+    this.#alert.textContent = text;
+    this.#askPassword(t('panel.reunlock.toSave'));
+  }
+
+  // #needUnlock answers Save while the unlock is over: the form stays, the
+  // password field says why.
+  #needUnlock() {
+    const input = this.#keepSlot.querySelector('input[type="password"], input.reunlock-password');
+    if (input) invalid(input, t('panel.reunlock.toSave'));
+  }
+
+  // #askPassword shows the password field that unlocks again without
+  // leaving the current view.
+  #askPassword(text, { focus = false } = {}) {
+    const input = h('input', {
+      type: 'password',
+      class: 'reunlock-password',
+      autocomplete: 'current-password',
+      spellcheck: 'false',
+      autocapitalize: 'off',
+      required: true,
+      id: uid('reunlock-password'),
+    });
+    const textId = uid('reunlock');
+    const form = h('form', { class: 'reunlock-form', novalidate: true, 'aria-labelledby': textId },
+      h('p', { class: 'reunlock-text', id: textId, text }),
+      h('div', { class: 'field' },
+        h('label', { for: input.id, text: t('panel.unlock.password') }),
+        h('div', { class: 'inline' }, input, button(t('panel.unlock.submit'), { kind: 'primary', type: 'submit' }))),
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.#unlockInPlace(input);
+    });
+    wipe(this.#keepSlot);
+    replaceChildren(this.#keepSlot, form);
+    this.#ctx.changed();
+    if (focus) input.focus();
+  }
+
+  async #unlockInPlace(input) {
+    if (this.#busy) return;
+    const password = input.value;
+    if (password === '') {
+      invalid(input, t('panel.unlock.empty'));
+      return;
+    }
+    const res = await this.#run(() => this.#ctx.api.unlockSecret(this.id, password));
+    if (!res.ok) {
+      // The form and everything typed stay; only the guess is marked.
+      if (input.isConnected) {
+        invalid(input, describeError(res.error));
+        input.select();
+      }
+      return;
+    }
+    input.value = '';
+    if (!this.#formOpen()) {
+      this.#open(res.value);
+      this.#body.querySelector('pre').focus();
+      return;
+    }
+    // Keep the form as it is; only the unlock (and its clock) is new.
+    const returnTo = this.#body.querySelector('form:not(.reunlock-form) input, form:not(.reunlock-form) textarea');
+    this.#take(res.value);
+    if (this.#saveNote) this.#saveNote.textContent = t('panel.edit.saveBefore', { time: clockTime(this.#unlock.lockAt) });
+    this.#message.show(t('panel.reunlock.done'), { tone: 'success', clearAfter: 4000 });
+    this.#ctx.changed();
+    if (returnTo) returnTo.focus();
   }
 
   // ---- plumbing ------------------------------------------------------
@@ -509,6 +735,11 @@ export class SecretItem {
     this.#ctx.failed(error);
     switch (error.code) {
       case 'unlock_required': {
+        // The server ended the unlock first: keep an open form as on expiry.
+        if (this.#formOpen()) {
+          this.#expireInForm();
+          return;
+        }
         const hadFocus = this.el.contains(document.activeElement);
         this.lock({ revoke: false });
         this.#message.error(describeError(error));
@@ -516,11 +747,11 @@ export class SecretItem {
         return;
       }
       case 'not_found':
-        this.#ctx.removed(this, `“${this.#meta.title}” no longer exists. Someone may have deleted it.`);
+        this.#ctx.removed(this, t('panel.secret.gone', { title: this.#meta.title }));
         return;
       case 'conflict':
         if (onConflict) {
-          this.#message.error(describeError(error), { action: { label: 'Reload', run: () => this.#ctx.reload() } });
+          this.#message.error(describeError(error), { action: { label: t('panel.secret.reload'), run: () => this.#ctx.reload() } });
           return;
         }
         break;
@@ -543,6 +774,11 @@ export class SecretItem {
       }
     }
   }
+}
+
+// minutesSeconds formats a countdown: "4:05".
+function minutesSeconds(total) {
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
 }
 
 function pickMeta(src) {

@@ -153,6 +153,6 @@ func TestBrowserPanelPolicy(t *testing.T) {
 	sec.fill("New password", newer)
 	sec.fill("Confirm password", newer)
 	sec.click("Save")
-	sec.waitText(".message", "Password changed.")
+	p.waitFlag("Password changed.")
 	deleteSecret(sec, newer)
 }

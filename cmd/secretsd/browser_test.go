@@ -158,8 +158,8 @@ func testEdit(t *testing.T, s *suite, sf surface) {
 	sec.fill("Title", newTitle)
 	sec.fill("Content", newContent)
 	sec.click("Save")
-	sec.waitText(".message", "Saved.")
 	sec.waitState("unlocked")
+	p.waitSuccess(sec, "Saved.") // a host flag where there are flags (issue 12 item 8)
 
 	if got, _ := sec.text("h2.secret-title"); got != newTitle {
 		t.Errorf("title after saving: got %q, want %q", got, newTitle)
@@ -208,8 +208,8 @@ func testChangePassword(t *testing.T, s *suite, sf surface) {
 	sec.fill("New password", newPassword)
 	sec.fill("Confirm password", newPassword)
 	sec.click("Save")
-	sec.waitText(".message", "Password changed.")
 	sec.waitState("unlocked")
+	p.waitSuccess(sec, "Password changed.")
 
 	sec.click("Lock")
 	sec.waitState("locked")

@@ -445,9 +445,20 @@ func (e *Engine) UpdateSecret(ctx context.Context, a secrets.Actor, id, unlockTo
 		if err != nil {
 			return err
 		}
+		// Checked before anything changes, so a refused expiry leaves the
+		// secret exactly as it was.
+		var newExpiry time.Time
+		if in.ExpiresAt != nil {
+			if newExpiry, err = checkUpdateExpiry(policy, *in.ExpiresAt, now); err != nil {
+				return err
+			}
+		}
 		old := *rec
 		rec.Version++
 		rec.Title = in.Title
+		if in.ExpiresAt != nil {
+			rec.ExpiresAt = newExpiry
+		}
 		rec.UpdatedAt, rec.UpdatedBy = now, a.AccountID
 		rec.Padded = true
 		body, err := sealBody(c.DEK, in.Content, a.ClientKey, id, rec.Version)
@@ -469,6 +480,35 @@ func (e *Engine) UpdateSecret(ctx context.Context, a secrets.Actor, id, unlockTo
 		return audit(tx, k, a.ClientKey, actorEvent(now, secrets.EventEdited, a, id))
 	})
 	return out, err
+}
+
+// longestExpiryChoice is the longest per-secret expiry the forms offer
+// (pkg/server's expiryChoices); a site's own default may be longer.
+const longestExpiryChoice = 365 * 24 * time.Hour
+
+// expirySlack absorbs the time between the form computing "now + choice" in
+// the browser and the server checking it, and modest clock skew.
+const expirySlack = 10 * time.Minute
+
+// checkUpdateExpiry checks a new expiry for an existing secret against the
+// site policy and returns it as stored: the zero time (never) only where the
+// site has no default expiry, else a time in the future no later than the
+// longest choice the policy offers.
+func checkUpdateExpiry(p secrets.Policy, t, now time.Time) (time.Time, error) {
+	if t.IsZero() {
+		if p.DefaultExpiry > 0 {
+			return time.Time{}, secrets.Errorf(secrets.CodeInvalid, "This site's policy requires secrets to expire, so “never” is not allowed.")
+		}
+		return time.Time{}, nil
+	}
+	if !t.After(now) {
+		return time.Time{}, secrets.Errorf(secrets.CodeInvalid, "The expiry must be in the future.")
+	}
+	longest := max(longestExpiryChoice, p.DefaultExpiry)
+	if t.After(now.Add(longest + expirySlack)) {
+		return time.Time{}, secrets.Errorf(secrets.CodeInvalid, "The expiry can be at most %d days from now.", int(longest/(24*time.Hour)))
+	}
+	return t.UTC(), nil
 }
 
 // ChangePassword draws a new DEK, re-seals the body under it and wraps it

@@ -109,6 +109,10 @@ type SecretUpdate struct {
 	Title   string
 	Content string
 	Version int
+	// ExpiresAt, when not nil, sets when the secret self-destructs: a
+	// future time, or the zero time for never (only where the site has no
+	// default expiry). nil keeps the secret's expiry as it is.
+	ExpiresAt *time.Time
 }
 
 // Policy is a site's rules for secrets.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -141,6 +142,34 @@ type updateRequest struct {
 	Title   *string `json:"title"`
 	Content *string `json:"content"`
 	Version *int    `json:"version"`
+	// ExpiresAt is optional: absent keeps the secret's expiry, an RFC 3339
+	// time sets it, null or "never" removes it (where the policy allows).
+	// Raw, because absent and null mean different things.
+	ExpiresAt json.RawMessage `json:"expiresAt"`
+}
+
+// updateExpiry reads updateRequest.ExpiresAt: nil when absent, a pointer to
+// the zero time for never, else the time given.
+func updateExpiry(raw json.RawMessage) (*time.Time, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	never := time.Time{}
+	if string(raw) == "null" {
+		return &never, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "expiresAt must be an RFC 3339 time, \"never\" or null.")
+	}
+	if s == "never" {
+		return &never, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, secrets.Errorf(secrets.CodeInvalid, "expiresAt must be an RFC 3339 time, \"never\" or null.")
+	}
+	return &t, nil
 }
 
 func (s *Server) updateSecret(c echo.Context) error {
@@ -151,8 +180,12 @@ func (s *Server) updateSecret(c echo.Context) error {
 	if req.Title == nil || req.Content == nil || req.Version == nil {
 		return secrets.Errorf(secrets.CodeInvalid, "title, content and version are required.")
 	}
+	expires, err := updateExpiry(req.ExpiresAt)
+	if err != nil {
+		return err
+	}
 	u, err := s.secrets.UpdateSecret(c.Request().Context(), actor(c), c.Param("id"), unlockToken(c),
-		secrets.SecretUpdate{Title: *req.Title, Content: *req.Content, Version: *req.Version})
+		secrets.SecretUpdate{Title: *req.Title, Content: *req.Content, Version: *req.Version, ExpiresAt: expires})
 	if err != nil {
 		return err
 	}
