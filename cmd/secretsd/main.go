@@ -136,7 +136,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	if forgeFront != nil {
-		forgeFront.SystemTokens = eng // for personal-data reporting
+		forgeFront.SystemTokens = eng                                       // for personal-data reporting
 		forgeFront.Users = &forge.UserDirectory{Token: eng.KeptSystemToken} // the audit export's names
 	}
 	srv, err := server.New(server.Config{
