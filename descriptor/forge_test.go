@@ -83,6 +83,7 @@ type module struct {
 	Description string   `yaml:"description"`
 	Icon        string   `yaml:"icon"`
 	Layout      string   `yaml:"layout"`
+	Config      bool     `yaml:"config"` // the macro's config (its optional name)
 	Endpoint    string   `yaml:"endpoint"`
 	Events      []string `yaml:"events"`
 	Remote      string   `yaml:"remote"`

@@ -39,7 +39,7 @@ function main() {
   // when the session is created; an empty token ends it at once.
   let view = null;
   const session = new Session(meta('token'), { onExpired: () => view && view.sessionExpired() });
-  view = new SecretsView(root, { api: new Api(session), host, label: meta('label') });
+  view = new SecretsView(root, { api: new Api(session), host, label: meta('label'), name: meta('macro-name') });
   if (session.expired) {
     view.sessionExpired();
     root.removeAttribute('aria-busy');

@@ -70,7 +70,7 @@ export async function startForge(bridge) {
     root.removeAttribute('aria-busy');
     return;
   }
-  const view = new SecretsView(root, { api: new Api(transport), host, label: labelOf(product, context) });
+  const view = new SecretsView(root, { api: new Api(transport), host, label: labelOf(product, context), name: macroNameOf(context) });
   view.load();
 }
 
@@ -134,6 +134,19 @@ export function labelOf(product, context) {
   }
   return label.length > MAX_LABEL_CHARS ? label.slice(0, MAX_LABEL_CHARS) : label;
 }
+
+/**
+ * macroNameOf is the name a Confluence macro was given in its config
+ * (the manifest's config field "name"), or "". Display only, as text.
+ */
+export function macroNameOf(context) {
+  const config = context && context.extension && context.extension.config;
+  const name = config && typeof config === 'object' ? str(config.name) : '';
+  return name.length > MAX_MACRO_NAME_CHARS ? name.slice(0, MAX_MACRO_NAME_CHARS) : name;
+}
+
+// MAX_MACRO_NAME_CHARS matches the server's cut of a Connect macro's name.
+const MAX_MACRO_NAME_CHARS = 100;
 
 function str(v) {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);

@@ -12,7 +12,7 @@ import (
 // reflection for every field on every request: a quarter of the module
 // page's CPU in pkg/server's BenchmarkModulePage. Yet the page's shape
 // depends only on AllJS and Assets, and the fields that change per request
-// (Token, AccountID, Kind, Product, Label) all sit in double-quoted
+// (Token, AccountID, Kind, Product, Label, Name) all sit in double-quoted
 // attribute values of <meta> elements. So RenderPage executes the template
 // once per (AllJS, Assets) with a marker in each per-request field, checks
 // that every marker landed in such a value and that the text around it is
@@ -36,11 +36,12 @@ const (
 	fieldKind
 	fieldProduct
 	fieldLabel
+	fieldName
 	numFields
 )
 
 func requestFields(d *PageData) [numFields]string {
-	return [numFields]string{d.Token, d.AccountID, d.Kind, d.Product, d.Label}
+	return [numFields]string{d.Token, d.AccountID, d.Kind, d.Product, d.Label, d.Name}
 }
 
 // fieldMarker is what a field holds while its shell is made: letters and
@@ -114,7 +115,7 @@ func shellFor(allJS, assets string) *pageShell {
 // content value, or if the shell would not write what the template does.
 func makeShell(tmpl *template.Template, allJS, assets string) *pageShell {
 	d := PageData{AllJS: allJS, Assets: assets}
-	d.Token, d.AccountID, d.Kind, d.Product, d.Label = fieldMarker(0), fieldMarker(1), fieldMarker(2), fieldMarker(3), fieldMarker(4)
+	d.Token, d.AccountID, d.Kind, d.Product, d.Label, d.Name = fieldMarker(0), fieldMarker(1), fieldMarker(2), fieldMarker(3), fieldMarker(4), fieldMarker(5)
 	var out bytes.Buffer
 	if err := tmpl.Execute(&out, d); err != nil {
 		return nil
@@ -142,7 +143,7 @@ func makeShell(tmpl *template.Template, allJS, assets string) *pageShell {
 	sh.parts = append(sh.parts, text)
 	// The shell must write what the template writes, for values that need
 	// escaping too.
-	sample := PageData{AllJS: allJS, Assets: assets, Token: `t"<&>'+x`, AccountID: "a\x00b", Kind: "k", Product: "p", Label: "PROJ-1 <b>"}
+	sample := PageData{AllJS: allJS, Assets: assets, Token: `t"<&>'+x`, AccountID: "a\x00b", Kind: "k", Product: "p", Label: "PROJ-1 <b>", Name: "Ops <i>keys</i> & 'co'"}
 	var want, got bytes.Buffer
 	if tmpl.Execute(&want, sample) != nil {
 		return nil

@@ -30,9 +30,10 @@ export class SecretsView {
 
   /**
    * @param {HTMLElement} root
-   * @param {{api: import('./api.js').Api, host: import('./host.js').Host, label: string}} deps
+   * @param {{api: import('./api.js').Api, host: import('./host.js').Host, label: string, name?: string}} deps
+   *   name: the heading a Confluence macro was given; none when empty.
    */
-  constructor(root, { api, host, label }) {
+  constructor(root, { api, host, name }) {
     this.#root = root;
     this.#api = api;
     this.#host = host;
@@ -44,9 +45,10 @@ export class SecretsView {
 
     replaceChildren(root,
       h('header', { class: 'app-header' },
-        h('div', { class: 'app-title' },
-          h('h1', { text: 'Secrets' }),
-          label ? h('p', { class: 'app-context', text: label }) : null),
+        // No heading of our own that repeats the host's: Jira titles the
+        // issue panel already, and a macro shows one only when its author
+        // named it. The name is text, never markup.
+        h('div', { class: 'app-title' }, headingOf(name)),
         this.#addButton),
       this.#banner,
       this.#status.el,
@@ -225,4 +227,10 @@ export class SecretsView {
   #changed() {
     this.#host.resize();
   }
+}
+
+// headingOf is the view's heading: the macro's name, or nothing.
+function headingOf(name) {
+  const text = typeof name === 'string' ? name.trim() : '';
+  return text ? h('h1', { class: 'app-name', text }) : null;
 }

@@ -60,6 +60,9 @@ type PageData struct {
 	// Label is a human description of the context, such as "PROJ-12" or
 	// "Page 12345".
 	Label string
+	// Name is the heading a Confluence macro was given (its optional "Name"
+	// parameter), validated by the server; "" shows no heading.
+	Name string
 	// AllJS is the URL of Atlassian's all.js: the CDN copy in production,
 	// the sandbox's stand-in in dev mode.
 	AllJS string

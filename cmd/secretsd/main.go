@@ -136,7 +136,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	if forgeFront != nil {
-		forgeFront.SystemTokens = eng // for personal-data reporting
+		forgeFront.SystemTokens = eng                                       // for personal-data reporting
+		forgeFront.Users = &forge.UserDirectory{Token: eng.KeptSystemToken} // the audit export's names
 	}
 	srv, err := server.New(server.Config{
 		BaseURL: cfg.BaseURL, AllowedHosts: allowedHosts, Dev: cfg.Dev,
@@ -147,6 +148,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Secrets:       eng,
 		Admin:         eng,
 		Admins:        &connect.AdminChecker{},
+		Users:         &connect.UserDirectory{},
 		Licences:      &connect.LicenceChecker{},
 		InstallKeys:   connect.NewInstallKeys(installKeysURL, nil),
 		SessionKey:    sessionKey,

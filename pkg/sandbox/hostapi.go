@@ -224,10 +224,23 @@ func (s *Sandbox) verifyApp(c echo.Context, t *tenant) error {
 	return nil
 }
 
+// browserSession is the header the sandbox's AP.request (assets/all.js)
+// sends in place of the site session cookie a browser on a real site
+// carries. A server calling the REST stand-ins has no such session: it
+// must sign, as it must with a real host.
+const browserSession = "X-Sandbox-Session"
+
 // verifyIfSigned verifies the request when it carries a JWT at all and
-// reports whether it did; an unsigned request is a browser's.
+// reports whether it did. An unsigned request is a browser's, and is
+// answered only with the browser's session; an unsigned server-to-server
+// call (an app that forgot to sign) is refused with 401.
 func (s *Sandbox) verifyIfSigned(c echo.Context, t *tenant) (bool, error) {
 	if _, err := connect.TokenFromRequest(c.Request()); errors.Is(err, connect.ErrNoToken) {
+		if c.Request().Header.Get(browserSession) != "browser" {
+			s.log.Warn().Str("route", c.Path()).Str("site", t.clientKey).
+				Msg("sandbox: refused an unsigned host REST call without a browser session")
+			return false, refuse(http.StatusUnauthorized, "Authentication required: sign the request as the app.")
+		}
 		return false, nil
 	}
 	if err := s.verifyApp(c, t); err != nil {

@@ -49,6 +49,10 @@ func header(name, value string) signer {
 	return func(_ *env, r *http.Request) { r.Header.Set(name, value) }
 }
 
+// browser marks a request as the sandbox's AP.request sends it, with the
+// header standing in for the browser's site session.
+var browser = header("X-Sandbox-Session", "browser")
+
 const (
 	jiraBase  = "/dev/jira"
 	confBase  = "/dev/confluence/wiki"
@@ -142,12 +146,16 @@ func TestHostREST(t *testing.T) {
 			target: adminOps + "&jwt=x", wantStatus: 401},
 
 		// The user lookups the app's pages make through AP.request.
-		{name: "browser: jira user", method: "GET", target: jiraUser + "?accountId=" + url.QueryEscape(userID), wantStatus: 200,
+		{name: "browser: jira user", method: "GET", sign: browser, target: jiraUser + "?accountId=" + url.QueryEscape(userID), wantStatus: 200,
 			wantBody: `{"accountId":"557058:dev-user","displayName":"Reggie User"}`, wantCall: sandbox.CallJiraUserBrowser},
-		{name: "browser: confluence user", method: "GET", target: confUser + "?accountId=" + url.QueryEscape(adminID), wantStatus: 200,
+		{name: "browser: confluence user", method: "GET", sign: browser, target: confUser + "?accountId=" + url.QueryEscape(adminID), wantStatus: 200,
 			wantBody: `{"accountId":"557058:dev-admin","displayName":"Ada Admin"}`, wantCall: sandbox.CallConfluenceUserBrowser},
-		{name: "browser: unknown account", method: "GET", target: jiraUser + "?accountId=557058:nobody", wantStatus: 404},
-		{name: "browser: no account", method: "GET", target: confUser, wantStatus: 400},
+		{name: "browser: unknown account", method: "GET", sign: browser, target: jiraUser + "?accountId=557058:nobody", wantStatus: 404},
+		{name: "browser: no account", method: "GET", sign: browser, target: confUser, wantStatus: 400},
+
+		// A server that does not sign has no browser session: refused.
+		{name: "server: unsigned jira user", method: "GET", target: jiraUser + "?accountId=" + url.QueryEscape(adminID), wantStatus: 401},
+		{name: "server: unsigned confluence user", method: "GET", target: confUser + "?accountId=" + url.QueryEscape(adminID), wantStatus: 401},
 
 		// The Jira user resource signed by the app.
 		{name: "jira user: signed", method: "GET", target: jiraUser + "?accountId=" + url.QueryEscape(adminID),

@@ -242,10 +242,13 @@ func (s *Sandbox) confluencePage(c echo.Context) error {
 	t := s.confluence
 	d := s.page(t, u, "Team runbook")
 	for _, m := range []struct{ id, title string }{{"macro-a", "Secrets macro A"}, {"macro-b", "Secrets macro B"}} {
+		// ?name-macro-a=… gives a macro its "Name" parameter, substituted
+		// into the URL as a host does (empty when the macro has none).
 		f, err := s.frame(t, u, module{
 			frameID: "secrets-" + m.id, title: m.title, path: "/confluence/macro",
 			params: []param{
 				{"pageId", pageID}, {"macroId", m.id}, {"spaceKey", spaceKey}, {"outputType", "display"},
+				{"name", c.QueryParam("name-" + m.id)},
 			},
 			// Context tokens name the page only, never the macro.
 			context: "page=" + pageID, lang: langFrom(c),

@@ -93,10 +93,13 @@ func TestPagesFrameSignedModuleURLs(t *testing.T) {
 		return wantFrame{"secrets-panel", "Secrets", "/jira/panel", "dev-jira",
 			map[string]string{"issueId": id, "issueKey": key, "projectId": "10000", "projectKey": "DEV"}}
 	}
-	macro := func(letter string) wantFrame {
+	// A macro's "Name" parameter is substituted even when empty, as a host
+	// substitutes every parameter its URL names.
+	named := func(letter, name string) wantFrame {
 		return wantFrame{"secrets-macro-" + letter, "Secrets macro " + strings.ToUpper(letter), "/confluence/macro", "dev-confluence",
-			map[string]string{"pageId": "123", "macroId": "macro-" + letter, "spaceKey": "DEV", "outputType": "display"}}
+			map[string]string{"pageId": "123", "macroId": "macro-" + letter, "spaceKey": "DEV", "outputType": "display", "name": name}}
 	}
+	macro := func(letter string) wantFrame { return named(letter, "") }
 	for _, tc := range []struct {
 		name, path string
 		user       sandbox.User
@@ -111,6 +114,8 @@ func TestPagesFrameSignedModuleURLs(t *testing.T) {
 			[]wantFrame{macro("a"), macro("b")}},
 		{"confluence page as user", "/dev/confluence/wiki/spaces/DEV/pages/123?as=user", user, confBase, "/wiki",
 			[]wantFrame{macro("a"), macro("b")}},
+		{"confluence page with a named macro", "/dev/confluence/wiki/spaces/DEV/pages/123?as=user&name-macro-b=Team+%3Cb%3Ekeys", user, confBase, "/wiki",
+			[]wantFrame{macro("a"), named("b", "Team <b>keys")}},
 		{"jira admin as admin", "/dev/jira/admin?as=admin", admin, jiraBase, "",
 			[]wantFrame{{"secrets-admin", "Secrets administration", "/jira/admin", "dev-jira", nil}}},
 		{"confluence admin as user", "/dev/confluence/wiki/admin?as=user", user, confBase, "/wiki",

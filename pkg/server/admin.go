@@ -313,18 +313,22 @@ func (s *Server) adminAuditCSV(c echo.Context) error {
 	h.Set("Content-Disposition", `attachment; filename="secrets-audit.csv"`)
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
-	// The columns that name things (title, location, link) come after the
+	// The columns that name things (title, location, link, then the
+	// people's display names as the host gives them) come after the
 	// original seven, so scripts reading columns by position keep working.
 	_ = w.Write([]string{"seq", "time", "type", "account_id", "secret_id", "container", "location",
-		"secret_title", "subject_account_id", "link"})
+		"secret_title", "subject_account_id", "link", "account_display_name", "subject_display_name"})
 	site := s.siteURL(ctx, clientKey)
+	names := s.newExportNames(ctx, clientKey)
 	rows := 0
 	for {
+		names.resolve(ctx, page.Events)
 		for _, ev := range page.Events {
 			_ = w.Write([]string{
 				strconv.FormatUint(ev.Seq, 10), ev.Time.UTC().Format(time.RFC3339), string(ev.Type),
 				csvCell(ev.AccountID), csvCell(ev.SecretID), csvCell(string(ev.Container)), csvCell(ev.Location),
 				csvCell(ev.Title), csvCell(ev.Subject), csvCell(containerLink(site, ev.Container, ev.Location)),
+				csvCell(names.name(ev.AccountID)), csvCell(names.name(ev.Subject)),
 			})
 			rows++
 		}

@@ -28,7 +28,10 @@ type fakeHost struct {
 	// licences is each site's licence of the app (absent: none, as the
 	// licence endpoint answers for a site that has not paid).
 	licences map[string]bool
-	calls    []hostCall
+	// names are the display names of accounts; an account without one is
+	// unknown to the user lookups (404).
+	names map[string]string
+	calls []hostCall
 }
 
 type hostCall struct {
@@ -108,6 +111,15 @@ func (f *fakeHost) serve(w http.ResponseWriter, r *http.Request) {
 			granted = append(granted, "ADMINISTER")
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"globalPermissions": granted, "projectPermissions": []any{}})
+	case r.Method == "GET" && (r.URL.Path == "/rest/api/3/user" || r.URL.Path == "/wiki/rest/api/user") && r.URL.Query().Get("expand") == "":
+		f.mu.Lock()
+		name, ok := f.names[r.URL.Query().Get("accountId")]
+		f.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"accountId": r.URL.Query().Get("accountId"), "displayName": name})
 	case r.Method == "GET" && r.URL.Path == "/wiki/rest/api/user":
 		id := r.URL.Query().Get("accountId")
 		ops := []map[string]string{{"operation": "use", "targetType": "application"}}

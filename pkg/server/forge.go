@@ -47,6 +47,9 @@ type Forge struct {
 	// that carry one (x-forge-oauth-system) for background work such as
 	// personal-data reporting; engine.Engine implements it.
 	SystemTokens ForgeSystemTokens
+	// Users, when set, names the people of Forge sites in the audit
+	// export, asked with the kept system token.
+	Users *forge.UserDirectory
 }
 
 // ForgeSystemTokens keeps a tenant's app system token until exp, sealed;

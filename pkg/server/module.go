@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/connect-secrets/secrets/pkg/connect"
@@ -45,6 +46,12 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 			return err
 		}
 		label = truncateLabel(label)
+		var name string
+		if kind == kindMacro {
+			// The macro's "Name" parameter, covered by the qsh like the
+			// rest of the signed query.
+			name = macroName(c.QueryParam("name"))
+		}
 		lic := s.connectLicence(c.Request().Context(), inst, c.QueryParam("lic"))
 		token, _, err := s.sessions.Mint(connect.SessionClaims{
 			Tenant: inst.ClientKey, Product: string(p), Container: string(ctr), Label: label, Licence: string(lic),
@@ -56,7 +63,7 @@ func (s *Server) modulePage(p secrets.Product, kind string) echo.HandlerFunc {
 		var buf bytes.Buffer
 		err = static.RenderPage(&buf, static.PageData{
 			Token: token, AccountID: claims.Subject, Kind: kind, Product: string(p),
-			Label: label, AllJS: s.allJS(inst), Assets: s.basePath + "/static/" + static.Version + "/",
+			Label: label, Name: name, AllJS: s.allJS(inst), Assets: s.basePath + "/static/" + static.Version + "/",
 		})
 		if err != nil {
 			return secrets.Internal(err)
@@ -84,6 +91,28 @@ func moduleContainer(kind string, q url.Values) (secrets.Container, string, erro
 		return ctr, "Page " + q.Get("pageId"), err
 	}
 	return secrets.AdminContainer, "Administration", nil
+}
+
+// maxMacroName bounds a macro's name, in characters.
+const maxMacroName = 100
+
+// macroName is the heading a macro's "Name" parameter asks for, made safe
+// to show: control and format characters become spaces, runs of space
+// collapse, the ends are trimmed, and a name longer than maxMacroName
+// characters is cut there rather than refused, so a page with a long name
+// still shows its secrets. The page shows it as text only.
+func macroName(v string) string {
+	v = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, v)
+	v = strings.Join(strings.Fields(v), " ")
+	if utf8.RuneCountInString(v) > maxMacroName {
+		v = strings.TrimSpace(string([]rune(v)[:maxMacroName]))
+	}
+	return v
 }
 
 // maxLabel bounds a container label: it rides in every session token.

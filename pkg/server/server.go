@@ -74,6 +74,9 @@ type Deps struct {
 	// key derivations (seal.WithRequester), which makes them fair between
 	// tenants and users without the server knowing about seal.
 	ActorContext func(ctx context.Context, a secrets.Actor) context.Context
+	// Users, when set, names the people of Connect sites in the audit
+	// export (Forge sites: Forge.Users); without it the names stay empty.
+	Users *connect.UserDirectory
 }
 
 // Server serves the public listener.
@@ -102,6 +105,8 @@ type Server struct {
 	writesByTenant *limiter
 	lifecycleByIP  *limiter // unauthenticated lifecycle calls per peer
 	lifecycleAll   *limiter
+	users          *connect.UserDirectory
+	names          nameCache // display names of the audit export
 }
 
 // New builds the server and its routes.
@@ -152,6 +157,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		secrets:  deps.Secrets,
 		admin:    deps.Admin,
 		admins:   deps.Admins,
+		users:    deps.Users,
 		licences: deps.Licences,
 		host: &connect.HostVerifier{
 			Secret: func(ctx context.Context, clientKey string) ([]byte, error) {

@@ -140,14 +140,16 @@
   }
 
   // request is AP.request: a call to the host's REST API as the current
-  // user. The sandbox's user lookups need no credentials, so none are sent.
+  // user. No cookies are sent; the X-Sandbox-Session header stands in for
+  // the site session a browser carries (hostapi.go refuses unsigned calls
+  // without it, as a host refuses a server that does not sign).
   // Success callbacks get (body, statusText, xhr), error callbacks
   // (xhr, statusText, error); the promise resolves {body, xhr}.
   function request(options) {
     const opts = typeof options === 'string' ? { url: options } : options || {};
     const promise = new Promise((resolve, reject) => {
       const method = String(opts.type || 'GET').toUpperCase();
-      const init = { method, credentials: 'omit', cache: 'no-store', headers: {} };
+      const init = { method, credentials: 'omit', cache: 'no-store', headers: { 'X-Sandbox-Session': 'browser' } };
       if (opts.data !== undefined && opts.data !== null && method !== 'GET' && method !== 'HEAD') {
         init.body = typeof opts.data === 'string' ? opts.data : JSON.stringify(opts.data);
         init.headers['Content-Type'] = opts.contentType || 'application/json';
