@@ -13,7 +13,8 @@ import { describeError } from './messages.js';
 const SEARCH_DELAY_MS = 300;
 
 // Columns of the table, as catalogue keys. The labels double as the
-// captions of the stacked layout on narrow screens (data-label).
+// captions of the stacked layout on narrow screens (data-label); app.css
+// selects cells by the stable key (data-col), which no language changes.
 const COLUMNS = {
   title: 'admin.secrets.col.title',
   location: 'admin.secrets.col.location',
@@ -199,7 +200,7 @@ export class SecretsPanel {
     const changed = () => this.#ctx.changed();
     const titleId = uid('admin-secret-title');
     const failed = Number.isInteger(s.failedAttempts) ? s.failedAttempts : 0;
-    const cell = (column, ...children) => h('td', { role: 'cell', dataset: { label: t(COLUMNS[column]) } }, ...children);
+    const cell = (column, ...children) => h('td', { role: 'cell', dataset: { label: t(COLUMNS[column]), col: column } }, ...children);
     const tr = h('tr', { role: 'row', class: 'admin-secret', dataset: { id: s.id } });
 
     const actions = h('div', { class: 'admin-row-actions' });

@@ -44,7 +44,8 @@ export function eventLabel(type) {
 
 // What Host.displayName answers when the host cannot name someone. An admin
 // is better served by the account id, which Atlassian's user search finds.
-const UNNAMED = 'another user';
+// What host.js names someone it could not look up, in the current language.
+const unnamed = () => t('panel.person.another');
 
 /**
  * person renders who did something: "you", a display name from the host
@@ -59,7 +60,7 @@ export function person(host, accountId, changed) {
   if (!accountId || typeof accountId !== 'string') {
     return h('span', { class: 'person person-system', text: t('admin.person.system') });
   }
-  const shown = (name) => (name && name !== UNNAMED ? name : abbreviate(accountId));
+  const shown = (name) => (name && name !== unnamed() ? name : abbreviate(accountId));
   const known = host.knownName(accountId);
   const el = h('span', { class: 'person', title: accountId, text: known ? shown(known) : abbreviate(accountId) });
   if (!known) {

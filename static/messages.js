@@ -22,11 +22,6 @@ export function unlockExpired() {
   return t('common.error.unlockExpired');
 }
 
-// SESSION_EXPIRED and UNLOCK_EXPIRED are the English sentences, kept for
-// callers that compare with them; show sessionExpired() and unlockExpired().
-export const SESSION_EXPIRED = 'Your session expired. Reload the page.';
-export const UNLOCK_EXPIRED = 'The unlock expired, so this secret locked itself. Enter the password to unlock it again.';
-
 /**
  * describeError returns a sentence for err (an ApiError or anything else).
  * Unknown errors get a generic sentence: details of a bug are no use to the

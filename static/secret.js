@@ -12,7 +12,7 @@ import {
   ExpiryChoice, MAX_TITLE_CHARS, MessageArea, PasswordPair, actionRow, checkContent, checkTitle, contentArea,
   guardDiscard, invalid, onEscape, textInput,
 } from './forms.js';
-import { UNLOCK_EXPIRED, describeError } from './messages.js';
+import { describeError, unlockExpired } from './messages.js';
 import { t } from './i18n.js';
 
 // Metadata fields of a secret. Unlock and edit answers mix metadata with
@@ -349,7 +349,7 @@ export class SecretItem {
     }
     const hadFocus = this.el.contains(document.activeElement);
     this.lock({ revoke: false });
-    this.#message.show(UNLOCK_EXPIRED);
+    this.#message.show(unlockExpired());
     if (hadFocus) this.#focusPassword();
   }
 

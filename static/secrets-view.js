@@ -6,7 +6,8 @@ import { AddForm } from './add-form.js';
 import { button, h, replaceChildren } from './dom.js';
 import { refreshTimes } from './format.js';
 import { MessageArea } from './forms.js';
-import { SESSION_EXPIRED, describeError } from './messages.js';
+import { t } from './i18n.js';
+import { describeError, sessionExpired } from './messages.js';
 import { SecretItem } from './secret.js';
 
 // How often relative times are refreshed and expired unlocks are swept up.
@@ -25,7 +26,7 @@ export class SecretsView {
   #banner = h('div', { class: 'banner', role: 'alert' });
   #addButton;
   #addSlot = h('div', { class: 'add-slot' });
-  #list = h('ul', { class: 'secrets', 'aria-label': 'Secrets' });
+  #list = h('ul', { class: 'secrets', 'aria-label': t('panel.list.label') });
   #placeholder = h('div', { class: 'placeholder' });
 
   /**
@@ -37,7 +38,7 @@ export class SecretsView {
     this.#root = root;
     this.#api = api;
     this.#host = host;
-    this.#addButton = button('Add secret', {
+    this.#addButton = button(t('panel.list.add'), {
       kind: 'primary',
       'aria-expanded': 'false',
       onClick: () => this.#openAddForm(),
@@ -74,7 +75,7 @@ export class SecretsView {
   /** load fetches the list and shows it. */
   async load() {
     this.#root.setAttribute('aria-busy', 'true');
-    replaceChildren(this.#placeholder, h('p', { class: 'loading', text: 'Loading secrets…' }));
+    replaceChildren(this.#placeholder, h('p', { class: 'loading', text: t('panel.list.loading') }));
     this.#changed();
     try {
       this.#reconcile(await this.#api.listSecrets());
@@ -86,7 +87,7 @@ export class SecretsView {
         replaceChildren(this.#placeholder,
           h('div', { class: 'load-error' },
             h('p', { text: describeError(err) }),
-            button('Try again', { onClick: () => this.load() })));
+            button(t('panel.list.retry'), { onClick: () => this.load() })));
       }
     } finally {
       this.#root.removeAttribute('aria-busy');
@@ -96,7 +97,7 @@ export class SecretsView {
 
   /** sessionExpired shows the one message that still helps: reload. */
   sessionExpired() {
-    this.#banner.textContent = SESSION_EXPIRED;
+    this.#banner.textContent = sessionExpired();
     this.#root.classList.add('is-expired');
     this.#changed();
   }
@@ -161,10 +162,10 @@ export class SecretsView {
       this.#list.hidden = true;
       replaceChildren(this.#placeholder,
         h('div', { class: 'empty' },
-          h('p', { class: 'empty-title', text: 'No secrets here yet' }),
+          h('p', { class: 'empty-title', text: t('panel.list.emptyTitle') }),
           h('p', { text: this.#addForm
-            ? 'Fill in the form above to add the first one.'
-            : 'Use Add secret to store the first one: a title everyone here can see, and content only people with its password can read.' })));
+            ? t('panel.list.emptyWithForm')
+            : t('panel.list.empty') })));
     }
     this.#changed();
   }
@@ -182,7 +183,9 @@ export class SecretsView {
         const item = this.#items.get(meta.id) || this.#newItem(meta);
         this.#list.append(item.el);
         this.#renderPlaceholder();
-        this.#status.show(`Added “${meta.title}”.`, { tone: 'success', clearAfter: 8000 });
+        // Inline, next to the new secret's password field the focus moves
+        // to, rather than a host flag over the page.
+        this.#status.show(t('panel.list.added', { title: meta.title }), { tone: 'success', clearAfter: 8000 });
         item.el.querySelector('input[type="password"]')?.focus();
       },
       cancelled: () => {

@@ -3,6 +3,14 @@
 
 export default {
   en: {
+    'panel.list.label': 'Secrets',
+    'panel.list.add': 'Add secret',
+    'panel.list.loading': 'Loading secrets…',
+    'panel.list.retry': 'Try again',
+    'panel.list.emptyTitle': 'No secrets here yet',
+    'panel.list.emptyWithForm': 'Fill in the form above to add the first one.',
+    'panel.list.empty': 'Use Add secret to store the first one: a title everyone here can see, and content only people with its password can read.',
+    'panel.list.added': 'Added “{title}”.',
     'panel.unlock.password': 'Password',
     'panel.unlock.passwordFor': 'Password for {title}',
     'panel.unlock.show': 'Show',
@@ -88,6 +96,14 @@ export default {
     'panel.reunlock.done': 'Unlocked again. Your changes are still here.',
   },
   de: {
+    'panel.list.label': 'Geheimnisse',
+    'panel.list.add': 'Geheimnis hinzufügen',
+    'panel.list.loading': 'Geheimnisse werden geladen…',
+    'panel.list.retry': 'Erneut versuchen',
+    'panel.list.emptyTitle': 'Hier gibt es noch keine Geheimnisse',
+    'panel.list.emptyWithForm': 'Füllen Sie das Formular oben aus, um das erste hinzuzufügen.',
+    'panel.list.empty': 'Mit „Geheimnis hinzufügen“ legen Sie das erste an: einen Titel, den alle hier sehen, und einen Inhalt, den nur lesen kann, wer das Passwort kennt.',
+    'panel.list.added': '„{title}“ hinzugefügt.',
     'panel.unlock.password': 'Passwort',
     'panel.unlock.passwordFor': 'Passwort für {title}',
     'panel.unlock.show': 'Anzeigen',
