@@ -381,7 +381,9 @@ func checkContrast(p *tab, f *appFrame, theme, what string) {
 		t.Errorf("%s, %s (%s): the painted background has luminance %.2f", f.id, what, theme, l)
 	}
 	t.Logf("%s, %s (%s): %d elements checked on rgb%v", f.id, what, theme, r.Checked, r.PageBg[:3])
-	if r.Checked < 5 {
+	// The emptiest screen, a panel without secrets, has three: the Add
+	// button and the two lines saying there is nothing yet.
+	if r.Checked < 3 {
 		t.Errorf("%s, %s (%s): only %d elements checked; the check is not seeing the app", f.id, what, theme, r.Checked)
 	}
 	if len(r.Failures) > 0 {

@@ -1,97 +1,76 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"sync"
-	"time"
-
-	"github.com/rs/zerolog"
 )
 
-// logBatchInterval is how long an info line may wait before it is written.
-const logBatchInterval = 50 * time.Millisecond
-
-// logBatchSize is the batch that is written at once when it fills up.
-const logBatchSize = 32 << 10
-
-// batchWriter writes JSON log lines in batches. At info level every request
-// is a log line, and a write(2) per line was a measurable share of a list
-// request's CPU; batched, one write carries tens of lines under load.
+// batchWriter writes JSON log lines, batching those that arrive while a
+// write is in progress. At info level every request is a log line, and a
+// write(2) per line on a busy server is a share of every request's CPU.
 //
-// Lines wait at most logBatchInterval. A warning or error line goes out at
-// once, with everything before it, so what explains a failure is never held
-// back; Close writes the rest. What a crash can lose is the info lines of
-// the last logBatchInterval: they are the access log, not the audit log,
-// which lives in the store.
+// It is group commit, not a timer: a line is written by the goroutine that
+// logs it, at once, unless another goroutine is writing; then it is queued
+// and that goroutine writes it, with every other queued line, in one write
+// as soon as its own returns. Nothing waits for a tick, so a line is in the
+// log when the call that logged it returns or soon after, and an idle server
+// writes exactly as before. Order is kept: one writer at a time, queued
+// lines in arrival order.
 //
-// It implements zerolog.LevelWriter; it is safe for concurrent use, which
-// zerolog requires of a writer shared by goroutines.
+// zerolog requires a shared writer to be safe for concurrent use; this one is.
 type batchWriter struct {
 	out io.Writer
 
 	mu      sync.Mutex
-	buf     bytes.Buffer
-	pending bool // a flush is scheduled
-	closed  bool
-	timer   *time.Timer
+	queue   []byte // lines waiting for the active writer
+	spare   []byte // the previous batch's buffer, reused
+	writing bool   // a goroutine is writing (and will drain queue)
 }
 
-func newBatchWriter(out io.Writer) *batchWriter {
-	w := &batchWriter{out: out}
-	w.timer = time.AfterFunc(time.Hour, w.flushTimer)
-	w.timer.Stop()
-	return w
-}
+// maxBatchBuffer is the largest buffer kept for reuse between batches.
+const maxBatchBuffer = 256 << 10
 
-// Write is a line at no particular level: written at once.
+func newBatchWriter(out io.Writer) *batchWriter { return &batchWriter{out: out} }
+
+// Write logs one line (zerolog calls it once per event).
 func (w *batchWriter) Write(p []byte) (int, error) {
-	return w.WriteLevel(zerolog.NoLevel, p)
-}
-
-// WriteLevel queues an info or debug line, and writes anything else at
-// once after what is queued.
-func (w *batchWriter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed || (l >= zerolog.WarnLevel || l == zerolog.NoLevel) || w.buf.Len()+len(p) > logBatchSize {
-		if err := w.flushLocked(); err != nil {
-			return 0, err
-		}
-		if w.closed || l >= zerolog.WarnLevel || l == zerolog.NoLevel {
-			return w.out.Write(p)
-		}
+	if w.writing {
+		w.queue = append(w.queue, p...)
+		w.mu.Unlock()
+		return len(p), nil
 	}
-	w.buf.Write(p)
-	if !w.pending {
-		w.pending = true
-		w.timer.Reset(logBatchInterval)
+	w.writing = true
+	w.mu.Unlock()
+
+	_, err := w.out.Write(p)
+	// Drain what others queued meanwhile, one write per round.
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			w.writing = false
+			w.mu.Unlock()
+			break
+		}
+		batch := w.queue
+		w.queue = w.spare[:0]
+		w.mu.Unlock()
+
+		if _, qerr := w.out.Write(batch); qerr != nil && err == nil {
+			err = qerr
+		}
+		w.mu.Lock()
+		if cap(batch) <= maxBatchBuffer {
+			w.spare = batch[:0]
+		}
+		w.mu.Unlock()
+	}
+	if err != nil {
+		return 0, err
 	}
 	return len(p), nil
 }
 
-func (w *batchWriter) flushTimer() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.pending = false
-	_ = w.flushLocked()
-}
-
-func (w *batchWriter) flushLocked() error {
-	if w.buf.Len() == 0 {
-		return nil
-	}
-	_, err := w.out.Write(w.buf.Bytes())
-	w.buf.Reset()
-	return err
-}
-
-// Close writes what is queued; later lines are written at once.
-func (w *batchWriter) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	w.timer.Stop()
-	w.pending = false
-	return w.flushLocked()
-}
+// Close is a no-op kept for the logger's shutdown: lines are never held
+// past the write that is in progress.
+func (w *batchWriter) Close() error { return nil }
