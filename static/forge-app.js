@@ -32,7 +32,7 @@ const MAX_LABEL_CHARS = 100;
 /**
  * startForge mounts the app into #app.
  *
- * @param {{invokeRemote: Function, view: {getContext: () => Promise<any>, theme?: {enable: () => Promise<void>}}}} bridge
+ * @param {{invokeRemote: Function, showFlag?: Function, view: {getContext: () => Promise<any>, theme?: {enable: () => Promise<void>}}}} bridge
  *   the parts of @forge/bridge the app uses
  * @returns {Promise<void>} settles once the app is mounted
  */
@@ -61,7 +61,7 @@ export async function startForge(bridge) {
   const kind = known ? known.kind : meta('kind');
   const product = known ? known.product : meta('product');
 
-  const host = new Host({ product, accountId: accountIdOf(context) });
+  const host = new Host({ product, accountId: accountIdOf(context), showFlag: bridge.showFlag });
   host.watchSize();
   const transport = new ForgeTransport(bridge.invokeRemote);
 

@@ -30,13 +30,17 @@ export class Host {
   #resizeQueued = false;
   #frame = 0;
   #timer = 0;
+  #showFlag = null; // Forge: @forge/bridge's showFlag
+  #flags = 0;
 
   /**
-   * @param {{product: string, accountId: string}} ctx
+   * @param {{product: string, accountId: string, showFlag?: Function}} ctx
+   *   showFlag: @forge/bridge's showFlag, in a Forge frame
    */
-  constructor({ product, accountId }) {
+  constructor({ product, accountId, showFlag }) {
     this.#product = product;
     this.#me = accountId;
+    if (typeof showFlag === 'function') this.#showFlag = showFlag;
     followTheme();
   }
 
@@ -111,12 +115,20 @@ export class Host {
 
   /**
    * flag shows a transient success message as the host's own notification
-   * (Connect's AP.flag.create), which outlives re-renders of the frame and
-   * does not push the content around. It reports whether the host took it;
-   * where there is no flag API (Forge, no all.js) the caller shows the
-   * message inline instead.
+   * (Connect's AP.flag.create, Forge's showFlag), which outlives re-renders
+   * of the frame and does not push the content around. It reports whether
+   * the host took it; where there is no flag API (no all.js, an old bridge)
+   * the caller shows the message inline instead.
    */
   flag(title) {
+    if (this.#showFlag) {
+      try {
+        this.#showFlag({ id: `secrets-${++this.#flags}`, title, type: 'success', isAutoDismiss: true });
+        return true;
+      } catch {
+        return false;
+      }
+    }
     const AP = window.AP;
     if (!AP || !AP.flag || typeof AP.flag.create !== 'function') return false;
     try {

@@ -141,9 +141,10 @@ func TestBrowserPanelFlags(t *testing.T) {
 }
 
 // waitSuccess waits for a transient success the way the host shows it: a
-// host flag where the host offers flags (Connect: AP.flag.create, which it
-// then dismisses), else the secret's inline message (Forge, whose bridge
-// gives the app no flags). TestBrowserPanelFlags pins down which for Connect.
+// host flag where the host offers flags (Connect: AP.flag.create, Forge:
+// showFlag; it then dismisses it), else the secret's inline message (a host
+// without flags). TestBrowserPanelFlags pins down which for Connect and
+// TestForgeBrowserFlag for Forge.
 func (p *tab) waitSuccess(sec scope, want string) {
 	p.t.Helper()
 	got, err := poll(p.ctx, func(ctx context.Context) (probe[string], error) {
@@ -173,5 +174,37 @@ func (p *tab) waitSuccess(sec scope, want string) {
 	}
 	if got == "flag" {
 		p.waitFlag(want) // dismisses it
+	}
+}
+
+// TestForgeBrowserFlag: in a Forge frame a save is confirmed by the host's
+// notification too (@forge/bridge's showFlag, which the sandbox's bridge
+// stand-in shows on its page), with no inline "Saved." beside it.
+func TestForgeBrowserFlag(t *testing.T) {
+	base := startServer(t)
+	origin, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	sf := forgeSurfaces[0]
+	ss := s.begin(t)
+	p := ss.open("ada", ada, sf.page)
+	f := p.frame(sf.frame)
+	const password = "Kettle-amber-29"
+	sec := addSecret(f, "Forge flag probe", password, "before")
+	unlock(sec, password)
+	sec.waitState("unlocked")
+	sec.click("Edit")
+	sec.waitState("editing")
+	sec.fill("Content", "after")
+	sec.click("Save")
+	sec.waitState("unlocked")
+	p.waitFlag("Saved.")
+	if text, _ := sec.text(".message"); strings.Contains(text, "Saved") {
+		t.Errorf("inline success text next to the flag: %q", text)
+	}
+	if got, _ := sec.text("pre.content"); got != "after" {
+		t.Errorf("content after saving: %q", got)
 	}
 }

@@ -35,8 +35,8 @@ async function main() {
     showBridgeFailure();
     return;
   }
-  const { invokeRemote, view } = await import('@forge/bridge');
-  await startForge({ invokeRemote, view });
+  const { invokeRemote, view, showFlag } = await import('@forge/bridge');
+  await startForge({ invokeRemote, view, showFlag });
 }
 
 main().catch(() => showBridgeFailure());

@@ -10,6 +10,8 @@
 //                    frame, asks the page for its theme and resolves once
 //                    data-color-mode and data-theme on <html> follow it;
 //                    they keep following it when the page's toggle flips
+//   showFlag       → asks the page (forge-host.js) to show the flag, as the
+//                    platform shows showFlag's notification over the page
 //   invoke         → invokeRemote: POST /dev/forge/invoke<path>?frame=<id>,
 //                    where the sandbox mints the FIT for this frame and calls
 //                    the app; resolves {success, payload: {status, headers,
@@ -111,6 +113,13 @@
             return enableTheming();
           case 'invoke':
             return invoke(payload);
+          case 'showFlag': {
+            const o = payload || {};
+            window.parent.postMessage({ type: 'secrets-forge:flag', frame: frame, flag: {
+              id: String(o.id || ''), title: String(o.title || ''), body: String(o.description || ''), type: String(o.type || 'info'),
+            } }, window.location.origin);
+            return Promise.resolve(undefined);
+          }
         }
       } catch (err) {
         return Promise.reject(err);

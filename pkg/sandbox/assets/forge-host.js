@@ -1,6 +1,7 @@
 // The host-page side of the sandbox's Forge mode, served at
 // /dev/forge/host.js to its Forge pages: it sizes each Custom UI frame to
-// the height its bridge stand-in reports, and tells the frames that enabled
+// the height its bridge stand-in reports, shows the flags they raise
+// (showFlag) through host.js, and tells the frames that enabled
 // theming (view.theme.enable()) the page's theme, now and whenever the
 // toggle of host.js changes it. A message counts only when it comes from
 // one of this page's Forge frames (event.source) and from this origin,
@@ -43,6 +44,10 @@
         }
         break;
       }
+      case 'secrets-forge:flag':
+        // Shown by host.js, like AP.flag.create's (text only, clipped).
+        if (window.sandboxFlags) window.sandboxFlags.show(f, msg.flag);
+        break;
       case 'secrets-forge:theming':
         themed.add(f);
         sendTheme(f);

@@ -214,6 +214,9 @@
     if (type !== 'error') setTimeout(() => el.remove(), FLAG_MS);
   }
 
+  // forge-host.js shows the Forge frames' flags (showFlag) the same way.
+  window.sandboxFlags = { show: showFlag };
+
   function closeFlag(frame, flag) {
     const key = flagKey(frame, flag);
     for (const el of document.querySelectorAll('#sandbox-flags .flag')) {
