@@ -2,6 +2,7 @@ package descriptor_test
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,15 +80,19 @@ type module struct {
 	Resolver *struct {
 		Endpoint string `yaml:"endpoint"`
 	} `yaml:"resolver"`
-	Title       string   `yaml:"title"`
-	Description string   `yaml:"description"`
-	Icon        string   `yaml:"icon"`
-	Layout      string   `yaml:"layout"`
-	Config      bool     `yaml:"config"` // the macro's config (its optional name)
-	Endpoint    string   `yaml:"endpoint"`
-	Events      []string `yaml:"events"`
-	Remote      string   `yaml:"remote"`
-	Route       *struct {
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	Icon        string `yaml:"icon"`
+	Layout      string `yaml:"layout"`
+	Config      *struct {
+		Resource     string `yaml:"resource"`
+		Title        string `yaml:"title"`
+		ViewportSize string `yaml:"viewportSize"`
+	} `yaml:"config"` // the macro's config form (its optional name)
+	Endpoint string   `yaml:"endpoint"`
+	Events   []string `yaml:"events"`
+	Remote   string   `yaml:"remote"`
+	Route    *struct {
 		Path string `yaml:"path"`
 	} `yaml:"route"`
 	Auth map[string]struct {
@@ -179,6 +184,10 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 			if p.name == "confluence" && (ui.Layout != "block" || ui.Description == "") {
 				t.Errorf("macro layout %q, description %q; want block and a description", ui.Layout, ui.Description)
 			}
+			// The macro's name is set in its config form, the config resource.
+			if p.name == "confluence" && (ui.Config == nil || ui.Config.Resource != "config") {
+				t.Errorf("macro config %+v, want the config resource", ui.Config)
+			}
 			admin := one(t, got, p.adminType)
 			if admin.Key != descriptor.ForgeAdminKey {
 				t.Errorf("%s key = %q, want %q", p.adminType, admin.Key, descriptor.ForgeAdminKey)
@@ -256,8 +265,12 @@ func TestForgeManifestsHaveTheContract(t *testing.T) {
 			for _, x := range got.Resources {
 				res[x.Key] = x.Path
 			}
-			if len(res) != 2 || res["ui"] != descriptor.ForgeResourceDir("ui") || res["admin"] != descriptor.ForgeResourceDir("admin") {
-				t.Errorf("resources = %v", res)
+			wantRes := map[string]string{"ui": descriptor.ForgeResourceDir("ui"), "admin": descriptor.ForgeResourceDir("admin")}
+			if p.name == "confluence" {
+				wantRes["config"] = descriptor.ForgeResourceDir("config")
+			}
+			if !maps.Equal(res, wantRes) {
+				t.Errorf("resources = %v, want %v", res, wantRes)
 			}
 			if !slices.Equal(got.Permissions.Scopes, p.scopes) {
 				t.Errorf("scopes = %v, want %v", got.Permissions.Scopes, p.scopes)

@@ -15,6 +15,7 @@
 //   <out>/jira-admin.html         jira:adminPage             (kind admin)
 //   <out>/confluence-ui.html      macro                      (kind macro)
 //   <out>/confluence-admin.html   confluence:globalSettings  (kind admin)
+//   <out>/confluence-config.html  the macro's config form    (kind macro-config)
 //
 // A resource directory of the Forge app (what the manifest's resources
 // point at) is <product>-<resource>.html as index.html, plus the three
@@ -35,6 +36,7 @@ const defaultOut = path.join(staticDir, 'customui');
 /** RESOURCES lists every resource directory and the module kind it shows. */
 export const RESOURCES = [
   { product: 'confluence', resource: 'admin', kind: 'admin' },
+  { product: 'confluence', resource: 'config', kind: 'macro-config' },
   { product: 'confluence', resource: 'ui', kind: 'macro' },
   { product: 'jira', resource: 'admin', kind: 'admin' },
   { product: 'jira', resource: 'ui', kind: 'issue-panel' },

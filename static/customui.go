@@ -22,7 +22,8 @@ type CustomUIResource struct {
 	// Product is "jira" or "confluence".
 	Product string
 	// Resource is the manifest's resource key: "ui" (the issue panel or the
-	// macro) or "admin" (the admin page or global settings).
+	// macro), "admin" (the admin page or global settings) or "config" (the
+	// macro's configuration form).
 	Resource string
 	// Kind is the module the page shows, as in PageData.Kind.
 	Kind string
@@ -31,6 +32,7 @@ type CustomUIResource struct {
 // customUIResources lists every resource, sorted by product and resource.
 var customUIResources = []CustomUIResource{
 	{Product: "confluence", Resource: "admin", Kind: "admin"},
+	{Product: "confluence", Resource: "config", Kind: "macro-config"},
 	{Product: "confluence", Resource: "ui", Kind: "macro"},
 	{Product: "jira", Resource: "admin", Kind: "admin"},
 	{Product: "jira", Resource: "ui", Kind: "issue-panel"},

@@ -15,8 +15,9 @@ import (
 
 func TestCustomUIResourceDirectories(t *testing.T) {
 	res := static.CustomUIResources()
-	if len(res) != 4 {
-		t.Fatalf("CustomUIResources() = %v, want 4 resources", res)
+	// Both products' UI and admin pages, and the Confluence macro's config form.
+	if len(res) != 5 {
+		t.Fatalf("CustomUIResources() = %v, want 5 resources", res)
 	}
 	for _, r := range res {
 		t.Run(r.Product+"/"+r.Resource, func(t *testing.T) {

@@ -25,6 +25,7 @@ import { ForgeTransport } from './forge-transport.js';
 import { useHostLocale } from './format.js';
 import { Host } from './host.js';
 import { t } from './i18n.js';
+import { mountMacroConfig } from './macro-config.js';
 import { SecretsView } from './secrets-view.js';
 
 const MAX_LABEL_CHARS = 100;
@@ -32,7 +33,7 @@ const MAX_LABEL_CHARS = 100;
 /**
  * startForge mounts the app into #app.
  *
- * @param {{invokeRemote: Function, showFlag?: Function, view: {getContext: () => Promise<any>, theme?: {enable: () => Promise<void>}}}} bridge
+ * @param {{invokeRemote: Function, showFlag?: Function, view: {getContext: () => Promise<any>, submit?: Function, close?: Function, theme?: {enable: () => Promise<void>}}}} bridge
  *   the parts of @forge/bridge the app uses
  * @returns {Promise<void>} settles once the app is mounted
  */
@@ -58,13 +59,20 @@ export async function startForge(bridge) {
   useHostLocale(context && context.locale, context && context.timezone);
 
   const known = moduleOf(context);
-  const kind = known ? known.kind : meta('kind');
+  // The config resource's context names the macro (extension.type
+  // "macro"); only its page knows it is the configuration form.
+  const kind = meta('kind') === 'macro-config' ? 'macro-config' : known ? known.kind : meta('kind');
   const product = known ? known.product : meta('product');
 
   const host = new Host({ product, accountId: accountIdOf(context), showFlag: bridge.showFlag });
   host.watchSize();
   const transport = new ForgeTransport(bridge.invokeRemote);
 
+  if (kind === 'macro-config') {
+    // The macro's configuration form: no remote calls, only view.submit.
+    mountMacroConfig(root, { view: bridge.view, name: macroNameOf(context) });
+    return;
+  }
   if (kind === 'admin') {
     mountAdmin(root, { host, api: new AdminApi(transport) });
     root.removeAttribute('aria-busy');

@@ -3,6 +3,10 @@
 
 export default {
   en: {
+    'panel.config.name': 'Name (optional)',
+    'panel.config.hint': 'Shown as the heading of these secrets on the page. Leave it empty for none. At most {count} characters.',
+    'panel.config.saved': 'Saved.',
+    'panel.config.failed': 'Confluence did not take the change. Try again.',
     'panel.list.label': 'Secrets',
     'panel.list.add': 'Add secret',
     'panel.list.loading': 'Loading secrets…',
@@ -96,6 +100,10 @@ export default {
     'panel.reunlock.done': 'Unlocked again. Your changes are still here.',
   },
   de: {
+    'panel.config.name': 'Name (optional)',
+    'panel.config.hint': 'Wird auf der Seite als Überschrift dieser Geheimnisse angezeigt. Leer lassen für keine. Höchstens {count} Zeichen.',
+    'panel.config.saved': 'Gespeichert.',
+    'panel.config.failed': 'Confluence hat die Änderung nicht übernommen. Versuchen Sie es erneut.',
     'panel.list.label': 'Geheimnisse',
     'panel.list.add': 'Geheimnis hinzufügen',
     'panel.list.loading': 'Geheimnisse werden geladen…',

@@ -48,3 +48,41 @@ func TestBrowserMacroName(t *testing.T) {
 		t.Errorf("the unnamed macro shows a heading: %+v", got)
 	}
 }
+
+// TestForgeBrowserMacroName: a Forge macro is named in its config form (the
+// manifest's config resource, as Confluence opens it when the macro is
+// edited); the macro then shows the name as its heading, as text, and the
+// other macro on the page stays unnamed.
+func TestForgeBrowserMacroName(t *testing.T) {
+	base := startServer(t)
+	origin, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	ss := s.begin(t)
+	const page = "/dev/forge/confluence/spaces/DEV/pages/123"
+	p := ss.open("ada", ada, page+"?configure=macro-a")
+	cfg := p.frame("secrets-config-macro-a")
+	const name = "Deploy <b>keys</b>"
+	cfg.app().fill("Name (optional)", name)
+	cfg.app().click("Save")
+	cfg.app().waitText(".message", "Saved.")
+
+	const headingJS = `function() {
+		const hs = [...document.querySelectorAll('h1, h2, h3, [role="heading"]')].filter((el) => el.checkVisibility() && !el.closest('li.secret'));
+		return {ok: true, got: {count: hs.length, text: hs[0] ? hs[0].textContent : '', bold: hs[0] ? hs[0].querySelectorAll('b').length : 0}};
+	}`
+	type heading struct {
+		Count int    `json:"count"`
+		Text  string `json:"text"`
+		Bold  int    `json:"bold"`
+	}
+	p.navigate(page, ada)
+	if got := waitFrame[heading](p.frame("secrets-macro-a"), "the named macro's heading", headingJS); got.Count != 1 || got.Text != name || got.Bold != 0 {
+		t.Errorf("the configured macro's heading: %+v, want one heading reading %q as text", got, name)
+	}
+	if got := waitFrame[heading](p.frame("secrets-macro-b"), "the other macro's headings", headingJS); got.Count != 0 {
+		t.Errorf("the unconfigured macro shows a heading: %+v", got)
+	}
+}

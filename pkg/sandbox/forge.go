@@ -67,13 +67,24 @@ type forgeSandbox struct {
 
 	mu     sync.Mutex
 	frames map[string]forgeFrame
+	// macroNames is each Confluence macro's configured name (by the macro's
+	// localId), as Confluence keeps a Forge macro's config: set by the
+	// config form's view.submit, read back as context.extension.config.
+	macroNames map[string]string
 }
+
+// maxMacroName bounds a configured name the sandbox keeps (Confluence keeps
+// more; the app shows at most 100 characters).
+const maxMacroName = 255
 
 // forgeFrame is the sandbox's record of one Custom UI frame it rendered.
 type forgeFrame struct {
 	install platform.Install
 	inv     platform.Invocation
 	context map[string]any // what view.getContext() answers
+	// configures is the macro (localId) whose config form this frame is,
+	// if it is one: only such a frame may submit.
+	configures string
 }
 
 // ForgeSettings is what secretsd needs to trust the sandbox as its Forge
@@ -185,6 +196,7 @@ func (s *Sandbox) mountForge(e *echo.Echo, mw []echo.MiddlewareFunc) {
 	e.GET(forgeRoute+"/host.js", serveAsset("forge-host.js", "text/javascript; charset=utf-8"), mw...)
 	e.GET(forgeRoute+"/context", s.forgeContext, mw...)
 	e.POST(forgeInvokeRoute+"/*", s.forgeInvoke, mw...)
+	e.POST(forgeRoute+"/submit", s.forgeSubmit, mw...)
 	e.GET(forgeStaticRoute+"/:product/:resource/", s.forgeResource, mw...)
 	e.GET(forgeStaticRoute+"/:product/:resource/:file", s.forgeResource, mw...)
 
@@ -255,11 +267,17 @@ func (s *Sandbox) forgeConfluencePage(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	d := s.forgePage(forge.ProductConfluence, u, "Team runbook")
+	// ?configure=macro-a opens that macro's config form too, as editing the
+	// macro in Confluence does.
+	configure := c.QueryParam("configure")
 	for _, m := range []struct{ id, title string }{{"macro-a", "Secrets macro A"}, {"macro-b", "Secrets macro B"}} {
 		ctx := &forge.Context{CloudID: forgeCloudID, SiteURL: s.confluence.baseURL, LocalID: m.id, ModuleKey: descriptor.ForgeMacroKey,
 			Extension: forge.Extension{Type: "macro", Content: &forge.Ref{ID: pageID, Type: "page"}, Space: &forge.Ref{ID: "98", Key: spaceKey}}}
-		d.Frames = append(d.Frames, s.forgeFrame(u, langFrom(c), s.forge.conf, "secrets-"+m.id, m.title, "ui",
-			platform.Invocation{ModuleType: "xen:macro", ModuleKey: descriptor.ForgeMacroKey, Principal: u.AccountID, Context: ctx}))
+		inv := platform.Invocation{ModuleType: "xen:macro", ModuleKey: descriptor.ForgeMacroKey, Principal: u.AccountID, Context: ctx}
+		d.Frames = append(d.Frames, s.forgeFrame(u, langFrom(c), s.forge.conf, "secrets-"+m.id, m.title, "ui", inv))
+		if configure == m.id {
+			d.Frames = append(d.Frames, s.recordFrame(u, langFrom(c), s.forge.conf, "secrets-config-"+m.id, m.title+": configuration", "config", inv, m.id))
+		}
 	}
 	return render(c, forgeConfluenceTemplate, d)
 }
@@ -285,19 +303,30 @@ func (s *Sandbox) forgeAdminPage(p string) echo.HandlerFunc {
 
 // forgeFrame records a frame and returns what the page template needs.
 func (s *Sandbox) forgeFrame(u User, lang hostLang, in platform.Install, id, title, resource string, inv platform.Invocation) frame {
+	return s.recordFrame(u, lang, in, id, title, resource, inv, "")
+}
+
+// recordFrame is forgeFrame for a frame that may be a macro's config form:
+// configures names the macro (localId) it may submit a config for. A
+// macro's frames see its configured name as context.extension.config.
+func (s *Sandbox) recordFrame(u User, lang hostLang, in platform.Install, id, title, resource string, inv platform.Invocation, configures string) frame {
 	key := platform.NewUUID()
+	f := s.forge
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var extension any = inv.Context.Extension
+	if name, ok := f.macroNames[inv.Context.LocalID]; ok && inv.ModuleType == "xen:macro" {
+		extension = withConfig(inv.Context.Extension, map[string]any{"name": name})
+	}
 	view := map[string]any{
 		"accountId": u.AccountID, "cloudId": inv.Context.CloudID, "siteUrl": inv.Context.SiteURL,
 		"localId": inv.Context.LocalID, "moduleKey": inv.ModuleKey, "locale": lang.locale, "timezone": lang.timezone,
-		"extension": inv.Context.Extension,
+		"extension": extension,
 	}
-	f := s.forge
-	f.mu.Lock()
 	if len(f.frames) >= maxForgeFrames {
 		clear(f.frames)
 	}
-	f.frames[key] = forgeFrame{install: in, inv: inv, context: view}
-	f.mu.Unlock()
+	f.frames[key] = forgeFrame{install: in, inv: inv, context: view, configures: configures}
 	return frame{ID: id, Title: title, Src: s.link(forgeStaticRoute+"/"+in.Product+"/"+resource+"/") + "?frame=" + key}
 }
 
@@ -348,6 +377,46 @@ func (s *Sandbox) forgeContext(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, fr.context)
+}
+
+// withConfig is ext as JSON with a "config" member, as Confluence gives a
+// configured macro's context.
+func withConfig(ext forge.Extension, config map[string]any) map[string]any {
+	m := map[string]any{}
+	if b, err := json.Marshal(ext); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	m["config"] = config
+	return m
+}
+
+// forgeSubmit is view.submit of a macro's config form: {config: {name}}
+// becomes the macro's configured name. Only a config frame may submit, and
+// only for its own macro; the name must be a string of bounded length.
+func (s *Sandbox) forgeSubmit(c echo.Context) error {
+	fr, err := s.frameRecord(c)
+	if err != nil {
+		return err
+	}
+	if fr.configures == "" {
+		return echo.NewHTTPError(http.StatusForbidden, "only a macro's config form may submit a config")
+	}
+	var body struct {
+		Config struct {
+			Name *string `json:"name"`
+		} `json:"config"`
+	}
+	if err := json.NewDecoder(io.LimitReader(c.Request().Body, 4096)).Decode(&body); err != nil || body.Config.Name == nil || len(*body.Config.Name) > maxMacroName {
+		return echo.NewHTTPError(http.StatusBadRequest, "want {config: {name: string}}")
+	}
+	f := s.forge
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.macroNames == nil || len(f.macroNames) >= maxForgeFrames {
+		f.macroNames = map[string]string{}
+	}
+	f.macroNames[fr.configures] = *body.Config.Name
+	return c.NoContent(http.StatusNoContent)
 }
 
 // invokeRequest is what the bridge stand-in posts: the app's invokeRemote

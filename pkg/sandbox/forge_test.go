@@ -288,3 +288,55 @@ func TestInstallForge(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestForgeMacroConfigSubmit: only a macro's config frame may submit its
+// config, only {config: {name: string}} of bounded size; the name then
+// reaches that macro's context (extension.config) and no other's.
+func TestForgeMacroConfigSubmit(t *testing.T) {
+	en := newForgeEnv(t)
+	const page = "/dev/forge/confluence/spaces/DEV/pages/123?as=admin"
+	fr := en.frames(page + "&configure=macro-a")
+	submit := func(frame, body string) int {
+		t.Helper()
+		res, err := en.client.Post(en.baseURL+"/dev/forge/submit?frame="+frame, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, tc := range []struct {
+		name, frame, body string
+		want              int
+	}{
+		{"the macro's own frame", fr["secrets-macro-a"], `{"config":{"name":"x"}}`, http.StatusForbidden},
+		{"an unknown frame", "nope", `{"config":{"name":"x"}}`, http.StatusNotFound},
+		{"no name", fr["secrets-config-macro-a"], `{"config":{}}`, http.StatusBadRequest},
+		{"a name that is no string", fr["secrets-config-macro-a"], `{"config":{"name":7}}`, http.StatusBadRequest},
+		{"too long a name", fr["secrets-config-macro-a"], `{"config":{"name":"` + strings.Repeat("n", 256) + `"}}`, http.StatusBadRequest},
+		{"not JSON", fr["secrets-config-macro-a"], `name=x`, http.StatusBadRequest},
+		{"the config form", fr["secrets-config-macro-a"], `{"config":{"name":"Deploy keys"}}`, http.StatusNoContent},
+	} {
+		if got := submit(tc.frame, tc.body); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	configOf := func(frame string) any {
+		t.Helper()
+		_, body, _ := en.get("/dev/forge/context?frame=" + frame)
+		var ctx struct {
+			Extension map[string]any `json:"extension"`
+		}
+		if err := json.Unmarshal([]byte(body), &ctx); err != nil {
+			t.Fatalf("context: %v %s", err, body)
+		}
+		return ctx.Extension["config"]
+	}
+	fr = en.frames(page)
+	if got, ok := configOf(fr["secrets-macro-a"]).(map[string]any); !ok || got["name"] != "Deploy keys" {
+		t.Errorf("macro a's config: %v", configOf(fr["secrets-macro-a"]))
+	}
+	if got := configOf(fr["secrets-macro-b"]); got != nil {
+		t.Errorf("macro b got a config: %v", got)
+	}
+}

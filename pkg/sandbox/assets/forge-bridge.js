@@ -12,6 +12,10 @@
 //                    they keep following it when the page's toggle flips
 //   showFlag       → asks the page (forge-host.js) to show the flag, as the
 //                    platform shows showFlag's notification over the page
+//   submit         → view.submit of a macro's config form: POST
+//                    /dev/forge/submit?frame=<id>, which keeps the macro's
+//                    config for its next render; rejects if refused
+//   close          → view.close: resolves (the sandbox has no dialog)
 //   invoke         → invokeRemote: POST /dev/forge/invoke<path>?frame=<id>,
 //                    where the sandbox mints the FIT for this frame and calls
 //                    the app; resolves {success, payload: {status, headers,
@@ -113,6 +117,14 @@
             return enableTheming();
           case 'invoke':
             return invoke(payload);
+          case 'submit':
+            return fetch(new URL('submit' + q, base), {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: JSON.stringify(payload || {}),
+            }).then((r) => (r.ok ? undefined : Promise.reject(new Error('The sandbox refused the config.'))));
+          case 'close':
+            return Promise.resolve(true);
           case 'showFlag': {
             const o = payload || {};
             window.parent.postMessage({ type: 'secrets-forge:flag', frame: frame, flag: {
