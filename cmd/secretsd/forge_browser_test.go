@@ -136,7 +136,7 @@ func testForgeChangePassword(t *testing.T, s *suite, sf surface) {
 	sec.fill("New password", newPassword)
 	sec.fill("Confirm password", newPassword)
 	sec.click("Save")
-	sec.waitText(".message", "Password changed.")
+	p.waitSuccess(sec, "Password changed.") // a host flag (showFlag)
 	sec.waitState("unlocked")
 	sec.click("Lock")
 	sec.waitState("locked")
