@@ -23,12 +23,7 @@ import (
 // (by display name) shows only theirs, and the CSV exported then holds
 // exactly the rows on screen: the download asks for the same filters.
 func TestBrowserAdminAuditFilters(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	ss := s.begin(t)
 	const (
 		adas    = "Filter test: Ada's deploy key"

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 )
@@ -12,12 +11,7 @@ import (
 // the secret by its title and links the issue it lives on, on the site's
 // own address.
 func TestBrowserAdminAuditNames(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	ss := s.begin(t)
 	p := ss.open("ada", ada, "/dev/jira/browse/DEV-1")
 	const title = "Audit-named deploy key"
@@ -49,12 +43,7 @@ func TestBrowserAdminAuditNames(t *testing.T) {
 // the admin page says it is Reggie (by name) who is locked out, and
 // resetting him lets him unlock at once.
 func TestBrowserAdminLockoutPerUser(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	ss := s.begin(t)
 	const (
 		title    = "Lockout-per-user vault"

@@ -1243,3 +1243,14 @@ func (s *suite) saveScreenshot(t *testing.T, name string, png []byte) {
 		}
 	}
 }
+
+// newSuite starts secretsd with its sandbox and a browser for one test.
+func newSuite(t *testing.T) *suite {
+	t.Helper()
+	base := startServer(t)
+	origin, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+}

@@ -28,12 +28,7 @@ func localeQuery(loc, tz string) string {
 // shows absolute times in the host's time zone, in Connect and in Forge
 // mode, and that a language the app does not ship leaves it in English.
 func TestBrowserLocale(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 
 	t.Run("connect/panel_in_german_and_tokyo_time", func(t *testing.T) {
 		testLocalePanel(t, s, surfaces[0], "Locale check Connect")

@@ -11,12 +11,8 @@ import (
 // heading, as text even when it looks like markup; an unnamed macro and the
 // Jira issue panel, which the host titles already, show no heading.
 func TestBrowserMacroName(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
+	base := s.base
 	ss := s.begin(t)
 
 	type heading struct {
@@ -54,12 +50,7 @@ func TestBrowserMacroName(t *testing.T) {
 // edited); the macro then shows the name as its heading, as text, and the
 // other macro on the page stays unnamed.
 func TestForgeBrowserMacroName(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	ss := s.begin(t)
 	const page = "/dev/forge/confluence/spaces/DEV/pages/123"
 	p := ss.open("ada", ada, page+"?configure=macro-a")

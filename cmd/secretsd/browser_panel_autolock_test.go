@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"testing"
 )
@@ -71,12 +70,7 @@ func waitClock(sec scope, what, cond string) clockState {
 // through window.__secretsTest.unlockLeftMs; the expiry itself is the
 // app's own timer.
 func TestBrowserPanelAutolock(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 
 	setup := s.begin(t)

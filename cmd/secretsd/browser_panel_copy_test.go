@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"testing"
 
@@ -16,12 +15,8 @@ import (
 // emptied after the (here shortened) timer, unless something else was
 // copied in the meantime.
 func TestBrowserPanelCopy(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
+	base := s.base
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

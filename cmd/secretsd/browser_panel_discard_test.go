@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -35,12 +34,7 @@ func pressEscape(t *testing.T, p *tab) {
 // character, and only "Discard changes" drops it; a form nobody typed in
 // closes at once.
 func TestBrowserPanelDiscard(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -70,12 +69,7 @@ func chooseExpiry(sec scope, value string) {
 // ("Never" for a secret without one, "Unchanged" for one with a date), a
 // new choice is what the server stores, and "Never" removes it again.
 func TestBrowserPanelExpiry(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

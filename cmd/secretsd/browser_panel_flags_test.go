@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 )
@@ -45,12 +44,7 @@ func (p *tab) waitFlag(want string) []string {
 // minimum, are refused with the error under their own field, tied to it by
 // aria-describedby and aria-invalid, and what was typed stays.
 func TestBrowserPanelFlags(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)
@@ -181,12 +175,7 @@ func (p *tab) waitSuccess(sec scope, want string) {
 // notification too (@forge/bridge's showFlag, which the sandbox's bridge
 // stand-in shows on its page), with no inline "Saved." beside it.
 func TestForgeBrowserFlag(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := forgeSurfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

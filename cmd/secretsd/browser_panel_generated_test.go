@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -11,12 +10,7 @@ import (
 // "Generate password" a Copy button and a "stored elsewhere" tick appear,
 // and Save refuses, keeping everything typed, until the tick is set.
 func TestBrowserPanelGenerated(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"testing"
 )
 
@@ -9,12 +8,7 @@ import (
 // content off the page without locking, and Show brings it back without a
 // password.
 func TestBrowserPanelHide(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/url"
 	"testing"
 	"time"
 )
@@ -28,12 +27,7 @@ const setPolicyJS = `(policy) => {
 // default, and the chosen expiry is the one the server stores. The
 // change-password form states and checks the same minimum.
 func TestBrowserPanelPolicy(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"testing"
 )
 
@@ -9,12 +8,7 @@ import (
 // while the list is empty, quiet (secondary) once secrets exist, in the
 // Confluence macro and the Jira panel alike.
 func TestBrowserPanelQuietAdd(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	for _, sf := range surfaces {
 		t.Run(sf.name, func(t *testing.T) {
 			ss := s.begin(t)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/url"
 	"testing"
 )
 
@@ -12,12 +11,7 @@ import (
 // current-password, not off); its accessible name says which secret it
 // unlocks; and a Show/Hide toggle reveals what was typed.
 func TestBrowserPanelUnlock(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	sf := surfaces[0]
 	ss := s.begin(t)
 	p := ss.open("ada", ada, sf.page)

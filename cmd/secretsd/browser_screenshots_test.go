@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"image/png"
-	"net/url"
 	"testing"
 )
 
@@ -17,12 +16,7 @@ import (
 // ?loc=de-DE&tz=Europe/Berlin on the page, which the sandbox hands on to
 // the frames.
 func TestBrowserScreenshots(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 	ss := s.begin(t)
 
 	const password = "Juniper-anchor-58"

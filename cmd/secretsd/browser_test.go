@@ -49,12 +49,7 @@ var surfaces = []surface{
 // among them) it did not declare, and on any request that leaves the app's
 // own origin for anywhere but Atlassian's CDN.
 func TestBrowser(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 
 	for _, sf := range surfaces {
 		t.Run(sf.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"image/png"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -29,12 +28,7 @@ import (
 // carries the host's colour mode, and the page behind the app is dark in
 // dark and light in light, so the dark run cannot pass by staying light.
 func TestBrowserTheme(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 
 	for _, theme := range []string{"light", "dark"} {
 		t.Run(theme, func(t *testing.T) {

@@ -34,12 +34,7 @@ const nia user = "guest"
 // sandbox's product API. The same checks apply to every tab: no console
 // error it did not declare, no request leaving loopback.
 func TestForgeBrowser(t *testing.T) {
-	base := startServer(t)
-	origin, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &suite{base: base, origin: origin, browser: startBrowser(t), root: repoRoot(t)}
+	s := newSuite(t)
 
 	for _, sf := range forgeSurfaces {
 		t.Run(sf.name, func(t *testing.T) {
