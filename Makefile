@@ -7,7 +7,7 @@ PKGS     := ./...
 # Race-detector tests take longer; the fuzz seeds always run as plain tests.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all run test browser build bench wrk reliability lint fuzz clean forge forge-deps
+.PHONY: all run test browser build bench wrk reliability lint fuzz clean forge forge-deps ace-deps
 
 all: build
 
@@ -62,6 +62,18 @@ $(FORGE_STAMP): forge/package.json forge/package-lock.json
 	cd forge && npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+## ace-deps: the npm packages of cmd/secretswrk/ace, the
+## atlassian-connect-express app `make bench` measures secretsd against
+## (bench only: secretsd never loads them), exactly as its package-lock.json
+## pins them; npm ci runs only when the lock file is newer than the
+## installed tree.
+ACE_STAMP := cmd/secretswrk/ace/node_modules/.package-lock.json
+ace-deps: $(ACE_STAMP)
+$(ACE_STAMP): cmd/secretswrk/ace/package.json cmd/secretswrk/ace/package-lock.json
+	@command -v npm >/dev/null || { echo "ace-deps: needs Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd cmd/secretswrk/ace && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 ## forge: build the Custom UI into static/customui (checked in: commit it
 ## when it changes), then render both Forge apps into forge/build/<product>/,
 ## ready for `cd forge/build/jira && forge deploy`. Manifest values come
@@ -83,11 +95,13 @@ build:
 ## secretsd processes in production mode on 127.0.0.1: cmd/secretswrk runs
 ## wrk on the list route and the module page at 1 and 10,000 tenants
 ## (requests per server CPU-second, latency, peak RSS; issue 11's targets),
-## and cmd/secretsload measures list and unlock throughput on bbolt and on
+## and the same on a minimal atlassian-connect-express app serving the same
+## list (ace-deps), printing secretsd's rates as a ratio to it; and
+## cmd/secretsload measures list and unlock throughput on bbolt and on
 ## 1, 2 and 3 PostgreSQL replicas. wrk is Debian's package, installed like
 ## Chromium when missing. PostgreSQL as for `make test`
 ## (SECRETS_TEST_POSTGRES, else .ci/testdb.sh).
-bench: wrk
+bench: wrk ace-deps
 	@url="$${SECRETS_TEST_POSTGRES:-}"; [ -n "$$url" ] || url=$$(bash .ci/testdb.sh) || exit 1; \
 	SECRETS_TEST_POSTGRES="$$url" $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS) && \
 	$(GO) run ./cmd/secretswrk && \

@@ -10,14 +10,20 @@
 // engine writes them) and measures again, so one table shows the same
 // requests at 1 and at 10,000 tenants.
 //
+// Then Atlassian's own framework (ace.go): a minimal
+// atlassian-connect-express (ACE) app in Node (ace/app.js: an in-memory
+// store, one tenant, the same list body behind ACE's session token, its
+// module page behind ACE's host-JWT check with qsh) is started and measured
+// exactly like secretsd, as rows "ACE list" and "ACE module page". Issue 11's
+// target is a ratio to it (the list at least 5 times ACE's requests per
+// server CPU-second), so the last line prints secretsd's rates at the first
+// tenant count divided by ACE's, measured in the same run on the same
+// machine. It needs Node.js and the app's npm packages (`make ace-deps`,
+// which `make bench` runs); -ace=false leaves it out.
+//
 // Last come two baselines (baseline.go): bare net/http and bare echo serving
 // the same list response from a buffer, the ceiling of this route on this
 // machine, so the table shows how much of a request's cost is ours.
-//
-// The figures to compare with Atlassian's own framework are in issue 11:
-// a minimal atlassian-connect-express app, measured the same way (wrk -t1
-// -c64) on the same machine, did about 6,000 list requests per CPU-second
-// and 4,700 module pages.
 //
 // It talks only to the processes and servers it starts, on 127.0.0.1, and
 // ends by itself. wrk must be on the PATH (`make bench` installs Debian's).
@@ -56,6 +62,8 @@ func main() {
 	flag.StringVar(&o.bin, "secretsd", "", "secretsd binary (default: build ./cmd/secretsd)")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
 	flag.BoolVar(&o.baseline, "baseline", true, "also measure the bare frameworks serving the same list body (the ceiling)")
+	flag.BoolVar(&o.ace, "ace", true, "also measure a minimal atlassian-connect-express app serving the same list (issue 11's yardstick)")
+	flag.StringVar(&o.aceDir, "ace-dir", filepath.Join("cmd", "secretswrk", "ace"), "the ACE app's folder, with its node_modules (`make ace-deps`)")
 	serve := flag.String("serve-baseline", "", "internal: serve this file as the bare-framework baseline (see baseline.go)")
 	flag.Parse()
 	if *serve != "" {
@@ -73,11 +81,12 @@ func main() {
 
 type options struct {
 	tenants, bin, wrk    string
+	aceDir               string
 	secrets              int
 	connections, threads int
 	duration, warmup     time.Duration
 	counts               []int
-	baseline             bool
+	baseline, ace        bool
 }
 
 const issueID = "10001"
@@ -92,6 +101,16 @@ func run(o options) error {
 	}
 	if _, err := exec.LookPath(o.wrk); err != nil {
 		return fmt.Errorf("%s not found: install wrk (Debian: apt-get install wrk; `make bench` does it)", o.wrk)
+	}
+	if o.ace {
+		dir, err := filepath.Abs(o.aceDir)
+		if err != nil {
+			return err
+		}
+		o.aceDir = dir
+		if err := checkACE(o.aceDir); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -147,6 +166,9 @@ func run(o options) error {
 	fmt.Println("|" + strings.Repeat("-", 119) + "|")
 	have := 1
 	var session string // the last step's, for the baselines
+	// secretsd's requests per server CPU-second at the first tenant count,
+	// for the ratios to ACE.
+	var first struct{ list, page float64 }
 	for _, n := range o.counts {
 		// Each step measures a fresh process, so that its peak RSS is the
 		// step's, not the creates' key derivations (64 MiB each).
@@ -186,13 +208,34 @@ func run(o options) error {
 			if err != nil {
 				return fmt.Errorf("%s at %d tenants: %w", req.name, n, err)
 			}
+			rate := float64(res.requests) / res.cpuSeconds
 			fmt.Printf("| %8d | %-13s | %10.0f | %8s | %8s | %8s | %6d | %9.2f | %12.0f | %5d MiB |\n",
 				n, req.name, res.perSecond, res.p50, res.p90, res.p99, res.errors, res.cpuSeconds,
-				float64(res.requests)/res.cpuSeconds, res.peakRSS>>20)
+				rate, res.peakRSS>>20)
+			if n == o.counts[0] {
+				switch req.name {
+				case "list":
+					first.list = rate
+				case "module page":
+					first.page = rate
+				}
+			}
+		}
+	}
+	var ace aceRates
+	if o.ace {
+		if ace, err = measureACE(ctx, o, dir, r.URL+"/api/secrets", "JWT "+session); err != nil {
+			return err
 		}
 	}
 	if o.baseline {
-		return measureBaselines(ctx, o, dir, r.URL+"/api/secrets", "JWT "+session)
+		if err := measureBaselines(ctx, o, dir, r.URL+"/api/secrets", "JWT "+session); err != nil {
+			return err
+		}
+	}
+	if o.ace {
+		fmt.Printf("secretsd at %d tenant(s) / ACE, in requests per server CPU-second: list %.1fx, module page %.1fx (issue 11: list at least 5x)\n",
+			o.counts[0], first.list/ace.list, first.page/ace.page)
 	}
 	return nil
 }
