@@ -112,7 +112,7 @@ func TestMemoMAC(t *testing.T) {
 	if bytes.Equal(a.MemoMAC("containe", "rjira:issue:1"), want) {
 		t.Fatal("the label/value boundary is not part of the MAC")
 	}
-	for i := range 2000 {  // more pairs than the memo keeps
+	for i := range 2000 { // more pairs than the memo keeps
 		v := fmt.Sprintf("jira:issue:%d", i)
 		if !bytes.Equal(a.MemoMAC("container", v), a.MAC("container", v)) {
 			t.Fatalf("pair %d: MemoMAC differs from MAC", i)
