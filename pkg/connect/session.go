@@ -2,6 +2,9 @@ package connect
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -159,16 +162,42 @@ func (s *Sessions) Mint(c SessionClaims) (token string, expiresAt time.Time, err
 	c.Issuer = SessionIssuer
 	c.Audience = jwt.ClaimStrings{SessionAudience}
 	c.IssuedAt = jwt.NewNumericDate(now)
-	c.NotBefore = jwt.NewNumericDate(now)
+	c.NotBefore = c.IssuedAt // the same instant; nothing changes either
 	c.ExpiresAt = jwt.NewNumericDate(exp)
 
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
-	t.Header["typ"] = SessionType
-	token, err = t.SignedString(s.Key)
+	token, err = signSession(&c, s.Key)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("connect: signing session: %w", err)
 	}
 	return token, exp, nil
+}
+
+// sessionHeader is the encoded JOSE header of every session token. It never
+// changes, so it is encoded once rather than marshalled from a map on every
+// module page, as jwt.Token.SignedString would.
+var sessionHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"` + SessionType + `"}`))
+
+// signSession is jwt.NewWithClaims(HS256, c) with typ SessionType, then
+// SignedString: the same compact JWS (header, claims and signature, each
+// base64url without padding), with golang-jwt's HS256 doing the signing,
+// assembled in one buffer. Verify parses it with golang-jwt like any other.
+func signSession(c *SessionClaims, key []byte) (string, error) {
+	claims, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(sessionHeader)+2+enc.EncodedLen(len(claims))+enc.EncodedLen(sha256.Size))
+	buf = append(buf, sessionHeader...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, claims)
+	sig, err := jwt.SigningMethodHS256.Sign(string(buf), key)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
 }
 
 // Verify verifies a session token and returns its claims.

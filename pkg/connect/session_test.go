@@ -60,6 +60,20 @@ func TestSessionsRoundTrip(t *testing.T) {
 		t.Errorf("exp claim %v != returned %v", got.ExpiresAt.Time, exp)
 	}
 
+	t.Run("same token as golang-jwt signs", func(t *testing.T) {
+		// Mint assembles the JWS itself (a constant header, golang-jwt's
+		// HS256); it must be exactly what jwt.Token.SignedString makes.
+		jt := jwt.NewWithClaims(jwt.SigningMethodHS256, got)
+		jt.Header["typ"] = connect.SessionType
+		want, err := jt.SignedString(sessionKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok != want {
+			t.Errorf("Mint = %s\ngolang-jwt = %s", tok, want)
+		}
+	})
+
 	t.Run("TTL honoured and capped", func(t *testing.T) {
 		for _, tt := range []struct{ ttl, want time.Duration }{
 			{5 * time.Minute, 5 * time.Minute},
