@@ -2,65 +2,136 @@ package main
 
 import (
 	"io"
+	"runtime"
 	"sync"
+
+	"github.com/rs/zerolog"
 )
 
-// batchWriter writes JSON log lines, batching those that arrive while a
-// write is in progress. At info level every request is a log line, and a
-// write(2) per line on a busy server is a share of every request's CPU.
+// batchWriter writes JSON log lines, many to a write(2) when many come at
+// once. At info level every request is a log line, and a write per line was
+// a third of the list route's system calls (the response takes the rest)
+// and woke whoever reads the log (a container runtime) as often.
 //
-// It is group commit, not a timer: a line is written by the goroutine that
-// logs it, at once, unless another goroutine is writing; then it is queued
-// and that goroutine writes it, with every other queued line, in one write
-// as soon as its own returns. Nothing waits for a tick, so a line is in the
-// log when the call that logged it returns or soon after, and an idle server
-// writes exactly as before. Order is kept: one writer at a time, queued
-// lines in arrival order.
+// It is group commit without a timer. Write appends the line to a queue and
+// wakes one writer goroutine, which first yields once, letting the
+// goroutines already running log their lines, then writes everything queued
+// in one write. On an idle server the yield returns at once and each line is
+// written as it comes, microseconds after the call; under load a batch is
+// whatever arrived during one round of the scheduler. No request waits for
+// the log: the writer's wait is its own.
 //
-// zerolog requires a shared writer to be safe for concurrent use; this one is.
+// Order is kept (one queue, one writer). Lines at error level and above are
+// written by the goroutine that logs them, after everything queued before
+// them, before the call returns: they may be the last words of a process
+// about to exit (zerolog's Fatal exits right after). The queue is bounded:
+// a logger that outruns the output waits for it rather than growing without
+// limit. Close writes what is queued and makes every later line synchronous.
+// What a kill -9 loses is at most the lines of the current round, which a
+// timer-based buffer would lose too, and no acknowledged data: log lines are
+// not.
+//
+// zerolog requires a shared writer to be safe for concurrent use; this one
+// is. It implements zerolog.LevelWriter to see each line's level.
 type batchWriter struct {
 	out io.Writer
 
-	mu      sync.Mutex
-	queue   []byte // lines waiting for the active writer
-	spare   []byte // the previous batch's buffer, reused
-	writing bool   // a goroutine is writing (and will drain queue)
+	// outMu serialises writes to out, so that a synchronous line and the
+	// writer goroutine's batches never interleave or reorder.
+	outMu sync.Mutex
+
+	mu     sync.Mutex
+	room   *sync.Cond // signalled when the queue is taken
+	queue  []byte     // lines not yet written, in order
+	spare  []byte     // the previous batch's buffer, reused
+	closed bool       // after Close: every line is written synchronously
+
+	wake chan struct{} // capacity 1: "the queue is not empty"
+	stop chan struct{} // closed by Close
+	done chan struct{} // closed when the writer goroutine has returned
 }
 
-// maxBatchBuffer is the largest buffer kept for reuse between batches.
-const maxBatchBuffer = 256 << 10
+const (
+	// maxQueued bounds the queue: past it, loggers wait for the writer.
+	maxQueued = 1 << 20
+	// maxBatchBuffer is the largest buffer kept for reuse between batches.
+	maxBatchBuffer = 256 << 10
+)
 
-func newBatchWriter(out io.Writer) *batchWriter { return &batchWriter{out: out} }
+// newBatchWriter starts the writer goroutine; Close stops it.
+func newBatchWriter(out io.Writer) *batchWriter {
+	w := &batchWriter{out: out, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	w.room = sync.NewCond(&w.mu)
+	go w.run()
+	return w
+}
 
-// Write logs one line (zerolog calls it once per event).
-func (w *batchWriter) Write(p []byte) (int, error) {
+// Write queues one line without a level.
+func (w *batchWriter) Write(p []byte) (int, error) { return w.WriteLevel(zerolog.NoLevel, p) }
+
+// WriteLevel queues one line (zerolog calls it once per event), or writes
+// it at once when its level is error or above or the writer is closed.
+func (w *batchWriter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 	w.mu.Lock()
-	if w.writing {
-		w.queue = append(w.queue, p...)
+	if w.closed || (l >= zerolog.ErrorLevel && l < zerolog.NoLevel) {
 		w.mu.Unlock()
-		return len(p), nil
+		return w.flush(p)
 	}
-	w.writing = true
+	for len(w.queue) > maxQueued && !w.closed {
+		w.room.Wait()
+	}
+	if w.closed {
+		w.mu.Unlock()
+		return w.flush(p)
+	}
+	w.queue = append(w.queue, p...)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // already woken: the writer will take this line too
+	}
+	return len(p), nil
+}
+
+// run is the writer goroutine.
+func (w *batchWriter) run() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.wake:
+			// Let the goroutines that are running log theirs first:
+			// returns at once when nothing else is runnable.
+			runtime.Gosched()
+			w.flush(nil)
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// flush writes the queue and then p, if any, in one write.
+func (w *batchWriter) flush(p []byte) (int, error) {
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	w.mu.Lock()
+	batch := w.queue
+	w.queue = w.spare[:0]
+	w.spare = nil
+	w.room.Broadcast()
 	w.mu.Unlock()
 
-	_, err := w.out.Write(p)
-	// Drain what others queued meanwhile, one write per round.
-	for {
+	var err error
+	switch {
+	case len(batch) == 0 && len(p) == 0:
+	case len(batch) == 0:
+		_, err = w.out.Write(p)
+	default:
+		batch = append(batch, p...)
+		_, err = w.out.Write(batch)
+	}
+	if cap(batch) <= maxBatchBuffer {
 		w.mu.Lock()
-		if len(w.queue) == 0 {
-			w.writing = false
-			w.mu.Unlock()
-			break
-		}
-		batch := w.queue
-		w.queue = w.spare[:0]
-		w.mu.Unlock()
-
-		if _, qerr := w.out.Write(batch); qerr != nil && err == nil {
-			err = qerr
-		}
-		w.mu.Lock()
-		if cap(batch) <= maxBatchBuffer {
+		if w.spare == nil {
 			w.spare = batch[:0]
 		}
 		w.mu.Unlock()
@@ -71,6 +142,25 @@ func (w *batchWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close is a no-op kept for the logger's shutdown: lines are never held
-// past the write that is in progress.
-func (w *batchWriter) Close() error { return nil }
+// Sync writes every line logged so far before it returns.
+func (w *batchWriter) Sync() error {
+	_, err := w.flush(nil)
+	return err
+}
+
+// Close writes what is queued and stops the writer goroutine; lines logged
+// afterwards are written synchronously. It is safe to call more than once.
+func (w *batchWriter) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.room.Broadcast()
+	w.mu.Unlock()
+	close(w.stop)
+	<-w.done
+	_, err := w.flush(nil)
+	return err
+}

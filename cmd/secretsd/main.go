@@ -61,8 +61,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log, closeLog := newLogger(cfg, stderr)
-	defer closeLog() // last: every other deferred step may still log
+	log, logOut := newLogger(cfg, stderr)
+	defer logOut.Close() // last: every other deferred step may still log
 
 	keyring, err := loadKeyring(cfg, log)
 	if err != nil {
@@ -233,6 +233,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		go func() { _ = keys.Prefetch(ctx) }()
 	}
 	if ready != nil {
+		// What start-up logged is in the log before anyone is told.
+		_ = logOut.Sync()
 		ready(pl.Addr(), ol.Addr())
 	}
 
