@@ -86,15 +86,10 @@ func checkACE(dir string) error {
 	return nil
 }
 
-// measureACE starts the ACE app with one tenant and secretsd's list body
-// (fetched from listURL with auth), checks that it refuses a tampered
-// session token, and measures its list and module page, printing rows in
-// the table's format.
-func measureACE(ctx context.Context, o options, dir, listURL, auth string) (aceRates, error) {
-	body, err := fetchList(ctx, listURL, auth)
-	if err != nil {
-		return aceRates{}, fmt.Errorf("ACE: %w", err)
-	}
+// measureACE starts the ACE app with one tenant and secretsd's list body,
+// checks that it refuses a tampered session token, and measures its list
+// and module page, printing rows in the table's format.
+func measureACE(ctx context.Context, o options, dir string, body []byte) (aceRates, error) {
 	listFile := filepath.Join(dir, "ace-list.json")
 	if err := os.WriteFile(listFile, body, 0o600); err != nil {
 		return aceRates{}, err
@@ -149,34 +144,9 @@ func measureACE(ctx context.Context, o options, dir, listURL, auth string) (aceR
 		if err != nil {
 			return rates, fmt.Errorf("%s: %w\n%s", req.name, err, a.tail())
 		}
-		*req.rate = float64(res.requests) / res.cpuSeconds
-		fmt.Printf("| %8d | %-13s | %10.0f | %8s | %8s | %8s | %6d | %9.2f | %12.0f | %5d MiB |\n",
-			1, req.name, res.perSecond, res.p50, res.p90, res.p99, res.errors, res.cpuSeconds,
-			*req.rate, res.peakRSS>>20)
+		*req.rate = printRow("1", req.name, res)
 	}
 	return rates, nil
-}
-
-// fetchList is secretsd's list response body, which the ACE app serves.
-func fetchList(ctx context.Context, listURL, auth string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, listURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", auth)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK || !json.Valid(body) {
-		return nil, fmt.Errorf("secretsd's list answered %s", res.Status)
-	}
-	return body, nil
 }
 
 // startACE runs `node app.js` in aceDir in production mode on a free port

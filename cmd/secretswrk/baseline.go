@@ -37,23 +37,9 @@ type baselineProc struct {
 func (b *baselineProc) CPUTicks() uint64 { return replicas.ProcessTicks(b.cmd.Process.Pid) }
 func (b *baselineProc) PeakRSS() int64   { return replicas.ProcessPeakRSS(b.cmd.Process.Pid) }
 
-// measureBaselines fetches the list once with auth and measures both
-// baselines serving that body, printing rows in the table's format.
-func measureBaselines(ctx context.Context, o options, dir, listURL, auth string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, listURL, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", auth)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil || res.StatusCode != http.StatusOK {
-		return fmt.Errorf("baseline: list answered %d: %v", res.StatusCode, err)
-	}
+// measureBaselines measures both baselines serving body, secretsd's list
+// response, printing rows in the table's format.
+func measureBaselines(ctx context.Context, o options, dir string, body []byte) error {
 	file := filepath.Join(dir, "baseline-body.json")
 	if err := os.WriteFile(file, body, 0o600); err != nil {
 		return err
@@ -73,9 +59,7 @@ func measureBaselines(ctx context.Context, o options, dir, listURL, auth string)
 		if err != nil {
 			return fmt.Errorf("baseline %s: %w", kind, err)
 		}
-		fmt.Printf("| %8s | %-13s | %10.0f | %8s | %8s | %8s | %6d | %9.2f | %12.0f | %5d MiB |\n",
-			"-", "bare "+kind, r.perSecond, r.p50, r.p90, r.p99, r.errors, r.cpuSeconds,
-			float64(r.requests)/r.cpuSeconds, r.peakRSS>>20)
+		printRow("-", "bare "+kind, r)
 	}
 	fmt.Printf("(bare: the same %d-byte list response from a buffer, nothing else; the ceiling on this machine)\n", len(body))
 	return nil
