@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,6 +402,91 @@ func TestBusyKDFTakesAttemptBack(t *testing.T) {
 		var se *secrets.Error
 		if !errors.As(err, &se) || se.Code != secrets.CodeWrongPassword || se.AttemptsLeft == nil || *se.AttemptsLeft != 4 {
 			t.Fatalf("after refused derivations: %v", err)
+		}
+	})
+}
+
+// countingStore counts write transactions.
+type countingStore struct {
+	store.Store
+	updates atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+// TestFullKDFQueueRefusesBeforeWriting: an unlock the derivation queue
+// refuses is a 429 that writes nothing (no attempt counted and taken back),
+// so a flood of refused unlocks cannot tie up the store's writes that the
+// admitted ones need; and the user's attempts are untouched.
+func TestFullKDFQueueRefusesBeforeWriting(t *testing.T) {
+	each(t, func(t *testing.T, st store.Store) {
+		cs := &countingStore{Store: st}
+		kdf, err := seal.NewKDF(int64(seal.MinKDFParams.Memory)*1024, seal.MinKDFParams, seal.WithQueueLimits(1, 16, 256))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := New(cs, testKeyring(t), kdf, secrets.DefaultPolicy())
+		installed(t, e, "site-a", secrets.ProductJira)
+		who := alice("jira:issue:1")
+		id := create(t, e, who, "body", "password-1")
+
+		// One long derivation holds the whole budget; one of alice's waits
+		// behind it, which is her whole share of the queue.
+		long := seal.MinKDFParams
+		long.Time, long.Salt = 64, make([]byte, 16) // the most allowed: about a second
+		held := make(chan error, 1)
+		go func() {
+			_, err := kdf.DeriveKeyFor(ctx, seal.Requester{Tenant: "site-b", User: "bob"}, []byte("pw"), long)
+			held <- err
+		}()
+		for kdf.Stats().Running == 0 {
+			select {
+			case err := <-held:
+				t.Fatalf("the long derivation did not run: %v", err)
+			default:
+				runtime.Gosched()
+			}
+		}
+		queuedCtx, cancelQueued := context.WithCancel(ctx)
+		queued := make(chan error, 1)
+		short := seal.MinKDFParams
+		short.Salt = make([]byte, 16)
+		go func() {
+			_, err := kdf.DeriveKeyFor(queuedCtx, seal.Requester{Tenant: "site-a", User: "alice"}, []byte("pw"), short)
+			queued <- err
+		}()
+		for kdf.Stats().Waiting == 0 {
+			select {
+			case err := <-queued:
+				t.Fatalf("alice's derivation did not queue: %v", err)
+			default:
+				runtime.Gosched()
+			}
+		}
+
+		before := cs.updates.Load()
+		uctx := seal.WithRequester(ctx, seal.Requester{Tenant: "site-a", User: "alice"})
+		_, err = e.UnlockSecret(uctx, who, id, "password-1")
+		wantCode(t, err, secrets.CodeRateLimited)
+		if n := cs.updates.Load() - before; n != 0 {
+			t.Errorf("a refused unlock ran %d write transactions, want none", n)
+		}
+		if kdf.Stats().Running != 1 {
+			t.Fatal("the long derivation ended before the refused unlock was checked; the test proves nothing")
+		}
+
+		cancelQueued()
+		<-queued
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.UnlockSecret(uctx, who, id, "wrong-password")
+		var se *secrets.Error
+		if !errors.As(err, &se) || se.Code != secrets.CodeWrongPassword || se.AttemptsLeft == nil || *se.AttemptsLeft != 4 {
+			t.Fatalf("after the refused unlock: %v", err)
 		}
 	})
 }

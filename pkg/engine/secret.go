@@ -303,6 +303,12 @@ func (e *Engine) UnlockSecret(ctx context.Context, a secrets.Actor, id, password
 	if len(password) == 0 || len(password) > secrets.MaxPasswordLen {
 		return nil, secrets.Errorf(secrets.CodeInvalid, "The password must be 1 to %d bytes.", secrets.MaxPasswordLen)
 	}
+	// A derivation the queue would refuse is refused before the attempt is
+	// counted: counting and taking it back are two writes, which a flood of
+	// refused calls would spend at the expense of the unlocks that run.
+	if err := e.kdf.Refuses(seal.RequesterFrom(ctx)); err != nil {
+		return nil, kdfError(err)
+	}
 	now := e.Now()
 	var policy secrets.Policy
 	var rec *secretRecord
@@ -702,18 +708,24 @@ func (e *Engine) deriveKey(ctx context.Context, a secrets.Actor, password string
 	pw := []byte(password)
 	defer clear(pw)
 	kek, err := e.kdf.DeriveKey(ctx, pw, params)
+	if err != nil {
+		return nil, kdfError(err)
+	}
+	return kek, nil
+}
+
+// kdfError is the API error for a derivation that did not run.
+func kdfError(err error) error {
 	var full *seal.QueueFullError
 	switch {
 	case errors.As(err, &full):
 		// This tenant or user has its fair share queued already: refuse at
 		// once, so a flood waits on itself and nobody else.
-		return nil, &secrets.Error{Code: secrets.CodeRateLimited, Message: "Too many unlocks or changes at once. Try again in a moment.", RetryAfter: max(full.RetryAfter, time.Second)}
+		return &secrets.Error{Code: secrets.CodeRateLimited, Message: "Too many unlocks or changes at once. Try again in a moment.", RetryAfter: max(full.RetryAfter, time.Second)}
 	case errors.Is(err, seal.ErrBusy):
-		return nil, &secrets.Error{Code: secrets.CodeUnavailable, Message: "The server is busy. Try again in a moment.", RetryAfter: 5 * time.Second}
-	case err != nil:
-		return nil, secrets.Internal(err)
+		return &secrets.Error{Code: secrets.CodeUnavailable, Message: "The server is busy. Try again in a moment.", RetryAfter: 5 * time.Second}
 	}
-	return kek, nil
+	return secrets.Internal(err)
 }
 
 // newSecretID returns 128 random bits, URL-safe.

@@ -230,6 +230,13 @@ func (k *KDF) DeriveKeyFor(ctx context.Context, r Requester, password []byte, p 
 	return key, nil
 }
 
+// Refuses returns the *QueueFullError that a derivation for r would be
+// refused with if it were asked for now, or nil. It queues nothing. A caller
+// that must write something before deriving (an attempt counter) asks first,
+// so that a flood of calls the queue would refuse costs no writes; the
+// answer can change at once, so DeriveKeyFor may still refuse.
+func (k *KDF) Refuses(r Requester) error { return k.q.refuses(r) }
+
 // KDFStats is a snapshot of a KDF's activity, for metrics. Fields are read
 // one by one, so they need not be mutually consistent.
 type KDFStats struct {

@@ -143,14 +143,9 @@ func (q *fairQueue) acquire(ctx context.Context, r Requester, w int64, queued fu
 	if t != nil {
 		u = t.byName[r.User]
 	}
-	named := r != (Requester{})
-	switch {
-	case q.maxTotal > 0 && q.total >= q.maxTotal:
-		return q.refuseLocked("total", q.total)
-	case named && q.maxTenant > 0 && t != nil && t.n >= q.maxTenant:
-		return q.refuseLocked("tenant", t.n)
-	case named && q.maxUser > 0 && u != nil && len(u.waiters) >= q.maxUser:
-		return q.refuseLocked("user", len(u.waiters))
+	if err := q.refusalLocked(r, t, u); err != nil {
+		q.mu.Unlock()
+		return err
 	}
 	// A tenant (or user) that had nobody waiting goes first, not last: a
 	// victim's single unlock then waits for the derivation running and its
@@ -197,10 +192,25 @@ func (q *fairQueue) acquire(ctx context.Context, r Requester, w int64, queued fu
 	return ErrBusy
 }
 
-// refuseLocked unlocks q and returns the refusal for a queue of n waiting.
-func (q *fairQueue) refuseLocked(scope string, n int) error {
+// refusalLocked is the refusal of a call by r that would have to wait,
+// given r's tenant and user queues (nil when they have none), or nil when
+// it may wait its turn.
+func (q *fairQueue) refusalLocked(r Requester, t *tenantQueue, u *userQueue) error {
+	named := r != (Requester{})
+	switch {
+	case q.maxTotal > 0 && q.total >= q.maxTotal:
+		return q.refusal("total", q.total)
+	case named && q.maxTenant > 0 && t != nil && t.n >= q.maxTenant:
+		return q.refusal("tenant", t.n)
+	case named && q.maxUser > 0 && u != nil && len(u.waiters) >= q.maxUser:
+		return q.refusal("user", len(u.waiters))
+	}
+	return nil
+}
+
+// refusal is the refusal for a queue of n waiting; q.mu is held.
+func (q *fairQueue) refusal(scope string, n int) error {
 	avg := q.avg
-	q.mu.Unlock()
 	if avg <= 0 {
 		avg = time.Second
 	}
@@ -208,6 +218,22 @@ func (q *fairQueue) refuseLocked(scope string, n int) error {
 	// clients do not spin.
 	retry := max(time.Second, time.Duration(n)*avg)
 	return &QueueFullError{Scope: scope, RetryAfter: retry.Round(time.Second)}
+}
+
+// refuses is what acquire would refuse r with right now, without queueing.
+func (q *fairQueue) refuses(r Requester) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.total == 0 {
+		// Nothing waits: a call runs at once or is the first to wait.
+		return nil
+	}
+	t := q.byName[r.Tenant]
+	var u *userQueue
+	if t != nil {
+		u = t.byName[r.User]
+	}
+	return q.refusalLocked(r, t, u)
 }
 
 // release returns weight w, held for d, and serves the queue.

@@ -116,6 +116,11 @@ func TestKDFQueueCaps(t *testing.T) {
 	f := newQueueFixture(t, WithQueueLimits(2, 3, 5))
 	refused := func(r Requester, scope string) {
 		t.Helper()
+		// Refuses predicts the refusal without queueing anything.
+		var pre *QueueFullError
+		if err := f.k.Refuses(r); !errors.As(err, &pre) || pre.Scope != scope {
+			t.Errorf("Refuses(%+v) = %v, want a %s QueueFullError", r, err, scope)
+		}
 		_, err := f.k.DeriveKeyFor(t.Context(), r, []byte("pw"), f.p)
 		var qf *QueueFullError
 		if !errors.As(err, &qf) || qf.Scope != scope || !errors.Is(err, ErrQueueFull) || !errors.Is(err, ErrBusy) {
@@ -128,14 +133,21 @@ func TestKDFQueueCaps(t *testing.T) {
 			t.Errorf("a refused call changed the queue: %d waiting, want %d", w, f.n)
 		}
 	}
+	admitted := func(r Requester, name string) {
+		t.Helper()
+		if err := f.k.Refuses(r); err != nil {
+			t.Fatalf("Refuses(%+v) = %v before a call the queue takes", r, err)
+		}
+		f.enqueue(r, name)
+	}
 	a1, a2, a3 := Requester{"A", "1"}, Requester{"A", "2"}, Requester{"A", "3"}
-	f.enqueue(a1, "a1-1")
-	f.enqueue(a1, "a1-2")
+	admitted(a1, "a1-1")
+	admitted(a1, "a1-2")
 	refused(a1, "user")
-	f.enqueue(a2, "a2-1")
+	admitted(a2, "a2-1")
 	refused(a3, "tenant") // A has 3 queued
-	f.enqueue(Requester{"B", "1"}, "b1-1")
-	f.enqueue(Requester{"C", "1"}, "c1-1")
+	admitted(Requester{"B", "1"}, "b1-1")
+	admitted(Requester{"C", "1"}, "c1-1")
 	refused(Requester{"D", "1"}, "total")
 	refused(Requester{}, "total") // anonymous calls count against the total
 	if got := len(f.drain()); got != 5 {
