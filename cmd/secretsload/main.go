@@ -280,6 +280,18 @@ func (b *bench) phases(ctx context.Context, w *workload, rs []*replicas.Replica)
 		if err != nil {
 			return err
 		}
+		if res.Status == http.StatusTooManyRequests {
+			// As the browser app does, and as the API asks: a refused
+			// unlock is tried again after Retry-After, not at once. A
+			// client that retries at once is a flood, which
+			// `make reliability` measures separately.
+			if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
+				select {
+				case <-time.After(time.Duration(s) * time.Second):
+				case <-ctx.Done():
+				}
+			}
+		}
 		if res.Status != http.StatusOK {
 			return fmt.Errorf("unlock: %s", res)
 		}
