@@ -29,6 +29,10 @@ type Engine struct {
 	// KDFWait bounds how long a request may queue for key derivation before
 	// it is answered with CodeUnavailable.
 	KDFWait time.Duration
+	// JanitorShare is the share of wall time a sweep of expired secrets
+	// may spend in its transactions; between tenants it rests for the
+	// rest (DefaultJanitorShare; 1 for no rests).
+	JanitorShare float64
 
 	mu         sync.RWMutex
 	tenantKeys map[string]cachedTenantKey // unwrapped tenant keys, by tenant
@@ -58,7 +62,7 @@ type cachedTenantKey struct {
 // password).
 func New(st store.Store, keyring *seal.Keyring, kdf *seal.KDF, policy secrets.Policy) *Engine {
 	e := &Engine{
-		st: st, kdf: kdf, Now: time.Now, Policy: policy, KDFWait: 30 * time.Second,
+		st: st, kdf: kdf, Now: time.Now, Policy: policy, KDFWait: 30 * time.Second, JanitorShare: DefaultJanitorShare,
 		tenantKeys: map[string]cachedTenantKey{},
 		decoded:    newDecoded(DefaultDecodedCacheBytes),
 	}

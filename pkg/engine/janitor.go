@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/binary"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/secrets"
@@ -12,8 +14,21 @@ import (
 // SweepExpired deletes every secret past its expiry, in every tenant, by
 // walking the expiry index up to now (never by opening every record), and
 // returns how many it deleted. Each tenant's deletions and their audit
-// events commit together.
+// events commit together; tenants are deleted from in batches of about
+// sweepBatch secrets per transaction, and between batches the sweep rests
+// (Engine.JanitorShare).
 func (e *Engine) SweepExpired(ctx context.Context) (int, error) {
+	return e.sweepExpired(ctx, time.Time{})
+}
+
+// sweepBatch is about how many expired secrets one transaction of a sweep
+// deletes: a commit (and its fsync) per tenant made a sweep of secrets
+// spread over 10,000 tenants 10,000 commits.
+const sweepBatch = 256
+
+// sweepExpired is SweepExpired, stopping between batches once stopAt (if
+// not zero) has passed; the next pass deletes the rest.
+func (e *Engine) sweepExpired(ctx context.Context, stopAt time.Time) (int, error) {
 	now := e.Now()
 	due := map[string][]string{}
 	err := e.st.View(ctx, func(tx store.Tx) error {
@@ -30,12 +45,39 @@ func (e *Engine) SweepExpired(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	tenants := slices.Sorted(maps.Keys(due))
 	n := 0
-	for tenant, ids := range due {
-		deleted, err := e.deleteExpired(ctx, tenant, ids, now)
-		n += deleted
+	pace := pacer{share: e.JanitorShare, until: stopAt}
+	for len(tenants) > 0 {
+		if !stopAt.IsZero() && !time.Now().Before(stopAt) {
+			break
+		}
+		batch, size := 0, 0
+		for batch < len(tenants) && (batch == 0 || size+len(due[tenants[batch]]) <= sweepBatch) {
+			size += len(due[tenants[batch]])
+			batch++
+		}
+		began := time.Now()
+		deleted := 0
+		err := e.update(ctx, func(tx store.Tx) error {
+			deleted = 0
+			for _, t := range tenants[:batch] {
+				d, err := e.deleteExpired(tx, t, due[t], now)
+				if err != nil {
+					return err
+				}
+				deleted += d
+			}
+			return nil
+		})
 		if err != nil {
 			return n, err
+		}
+		n += deleted
+		if tenants = tenants[batch:]; len(tenants) > 0 {
+			if err := pace.rest(ctx, time.Since(began)); err != nil {
+				return n, err
+			}
 		}
 	}
 	return n, nil
@@ -44,37 +86,85 @@ func (e *Engine) SweepExpired(ctx context.Context) (int, error) {
 // deleteExpired deletes the given secrets of a tenant if they are still
 // expired; index entries whose secret is gone or not expired (its expiry
 // changed) are dropped or left to the record's own entry.
-func (e *Engine) deleteExpired(ctx context.Context, tenant string, ids []string, now time.Time) (int, error) {
+func (e *Engine) deleteExpired(tx store.Tx, tenant string, ids []string, now time.Time) (int, error) {
+	k, err := e.tenantKey(tx, tenant)
+	if secrets.ErrorCode(err) == secrets.CodeNotFound {
+		return 0, nil // purged meanwhile; its entries went with it
+	} else if err != nil {
+		return 0, err
+	}
 	n := 0
-	err := e.update(ctx, func(tx store.Tx) error {
-		n = 0
-		k, err := e.tenantKey(tx, tenant)
+	for _, id := range ids {
+		rec, err := readSecret(tx, k, tenant, id)
 		if secrets.ErrorCode(err) == secrets.CodeNotFound {
-			return nil // purged meanwhile; its entries went with it
+			continue
 		} else if err != nil {
-			return err
+			return n, err
 		}
-		for _, id := range ids {
-			rec, err := readSecret(tx, k, tenant, id)
-			if secrets.ErrorCode(err) == secrets.CodeNotFound {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if !isExpired(rec, now) {
-				continue
-			}
-			if err := deleteSecret(tx, k, tenant, rec); err != nil {
-				return err
-			}
-			if err := audit(tx, k, tenant, recordEvent(now, secrets.EventExpired, "", rec)); err != nil {
-				return err
-			}
-			n++
+		if !isExpired(rec, now) {
+			continue
 		}
+		if err := deleteSecret(tx, k, tenant, rec); err != nil {
+			return n, err
+		}
+		if err := audit(tx, k, tenant, recordEvent(now, secrets.EventExpired, "", rec)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// DefaultJanitorShare is Engine.JanitorShare's default: a sweep is busy
+// at most a hundredth of the time it takes. Chosen by BenchmarkListAtScale
+// on a 2-core machine (1,000,000 secrets, 10,000 of them expired, list
+// ns/op beside a sweep against none): a share of 0.1 cost the lists 11 to
+// 50 %, 0.02 cost 11 to 16 %, 0.01 cost 0 to 5 %; each batch disturbs the
+// lists more than its own time suggests (its commit, the fsync). Nothing is
+// lost by a slow sweep: an expired secret is left out of lists and refused
+// on unlock from the second it expires; the sweep only removes its bytes.
+// A sweep that outlasts its lease stops and the next pass goes on.
+const DefaultJanitorShare = 0.01
+
+// pacer keeps a background pass to a share of wall time: after each step it
+// rests long enough that the time spent working stays at most share of the
+// time elapsed. A sweep of a million secrets that all expired at once then
+// takes longer, and the requests served meanwhile hardly notice it (issue
+// 11: list throughput within 5 % during a pass); a sweep of a few is as
+// quick as ever, since rests under a millisecond are carried over, not
+// slept.
+type pacer struct {
+	share float64       // 0 < share < 1 paces; anything else does not
+	owed  time.Duration // rest not yet taken
+	until time.Time     // if not zero, no rest lasts beyond it
+}
+
+// rest takes the rest owed for a step that worked for d, or returns ctx's
+// error if ctx ends first.
+func (p *pacer) rest(ctx context.Context, d time.Duration) error {
+	if p.share <= 0 || p.share >= 1 {
 		return nil
-	})
-	return n, err
+	}
+	p.owed += time.Duration(float64(d) * (1 - p.share) / p.share)
+	if p.owed < time.Millisecond {
+		return nil
+	}
+	d = p.owed
+	p.owed = 0
+	if !p.until.IsZero() {
+		d = min(d, time.Until(p.until))
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // IndexExpiries adds every expiring secret to the expiry index. Stores
@@ -195,7 +285,9 @@ func (e *Engine) RunJanitor(ctx context.Context, holder string, ttl, retention t
 		return r, err
 	}
 	r.Held = true
-	if r.Expired, err = e.SweepExpired(ctx); err != nil {
+	// A paced sweep of very many secrets ends while the lease still holds,
+	// so passes on two replicas never overlap; the next pass goes on.
+	if r.Expired, err = e.sweepExpired(ctx, time.Now().Add(ttl*3/4)); err != nil {
 		return r, err
 	}
 	if r.Dropped, err = e.DropStaleRevocations(ctx); err != nil {
