@@ -144,7 +144,7 @@ func measureACE(ctx context.Context, o options, dir string, body []byte) (aceRat
 		if err != nil {
 			return rates, fmt.Errorf("%s: %w\n%s", req.name, err, a.tail())
 		}
-		*req.rate = printRow("1", req.name, res)
+		*req.rate = printRow("1", strconv.Itoa(o.secrets), req.name, res)
 	}
 	return rates, nil
 }

@@ -59,7 +59,7 @@ func measureBaselines(ctx context.Context, o options, dir string, body []byte) e
 		if err != nil {
 			return fmt.Errorf("baseline %s: %w", kind, err)
 		}
-		printRow("-", "bare "+kind, r)
+		printRow("-", "-", "bare "+kind, r)
 	}
 	fmt.Printf("(bare: the same %d-byte list response from a buffer, nothing else; the ceiling on this machine)\n", len(body))
 	return nil

@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/connect-secrets/secrets/pkg/bolt"
-	"github.com/connect-secrets/secrets/pkg/seal"
 	"github.com/connect-secrets/secrets/pkg/secrets"
-	"github.com/connect-secrets/secrets/pkg/store"
 )
 
 // BenchmarkListAtScale lists one issue's 20 secrets on a bbolt store that
@@ -122,48 +120,7 @@ func scaleStore(b testing.TB, tenants, perTenant, expiringPct int) *Engine {
 	for i := range tenants {
 		tenant := scaleTenant(i)
 		installed(b, e, tenant, secrets.ProductJira)
-		now := time.Now()
-		err := db.Update(ctx, func(tx store.Tx) error {
-			k, err := e.tenantKey(tx, tenant)
-			if err != nil {
-				return err
-			}
-			for j := range perTenant {
-				id, err := newSecretID()
-				if err != nil {
-					return err
-				}
-				dek, err := seal.RandomKey()
-				if err != nil {
-					return err
-				}
-				wrapped, err := kek.Seal(dek, dekAD(tenant, id))
-				if err != nil {
-					return err
-				}
-				body, err := sealBody(dek, "content", tenant, id, 1)
-				if err != nil {
-					return err
-				}
-				who := fmt.Sprintf("557058:%08d-aaaa-bbbb-cccc-%012d", i, j%7)
-				rec := &secretRecord{
-					ID: id, Container: "jira:issue:" + strconv.Itoa(j/20+1), Title: fmt.Sprintf("Production database %d", j),
-					Version: 1, CreatedAt: now, CreatedBy: who, UpdatedAt: now, UpdatedBy: who,
-					KDF: params, WrappedDEK: wrapped, Padded: true,
-				}
-				if j >= perTenant-expiring {
-					rec.ExpiresAt = now.Add(time.Second).UTC()
-				}
-				if err := putSecret(tx, k, tenant, rec, nil); err != nil {
-					return err
-				}
-				if err := tx.Put(tenant, store.Bodies, []byte(id), body); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := e.seedSecrets(ctx, tenant, perTenant, expiring, time.Now().Add(time.Second), kek, params); err != nil {
 			b.Fatal(err)
 		}
 	}
