@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -117,7 +116,7 @@ func measureACE(ctx context.Context, o options, dir string, body []byte) (aceRat
 	if err != nil {
 		return aceRates{}, err
 	}
-	token, err := aceSession(ctx, c, page)
+	token, err := replicas.PageSession(ctx, c, page)
 	if err != nil {
 		return aceRates{}, fmt.Errorf("ACE module page: %w\n%s", err, a.tail())
 	}
@@ -245,31 +244,6 @@ func signACEPanel(base string, t aceTenant) (string, error) {
 		return "", err
 	}
 	return base + route + "?" + query + "&jwt=" + signed, nil
-}
-
-var aceMetaToken = regexp.MustCompile(`<meta name="token" content="([^"]+)"`)
-
-// aceSession loads the module page and returns the session token it
-// carries, as the page's script would read it.
-func aceSession(ctx context.Context, c *http.Client, pageURL string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
-	if err != nil {
-		return "", err
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	page, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return "", err
-	}
-	m := aceMetaToken.FindSubmatch(page)
-	if res.StatusCode != http.StatusOK || m == nil {
-		return "", fmt.Errorf("%s, no session token", res.Status)
-	}
-	return html.UnescapeString(string(m[1])), nil
 }
 
 // checkACERefuses makes sure the ACE app really verifies before it is

@@ -264,11 +264,22 @@ func (s *Site) modulePage(ctx context.Context, r *Replica, route string, q url.V
 	if err != nil {
 		return "", err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	tok, err := PageSession(ctx, s.a.client, u)
+	if err != nil {
+		return "", fmt.Errorf("%s on %s: %w", route, r.Name, err)
+	}
+	return tok, nil
+}
+
+// PageSession loads a module page and returns the session token it
+// carries in its <meta name="token">, as the page's script reads it.
+// secretsd's pages and the ACE app's of the load script both carry one.
+func PageSession(ctx context.Context, c *http.Client, pageURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
 	if err != nil {
 		return "", err
 	}
-	res, err := s.a.client.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -279,7 +290,7 @@ func (s *Site) modulePage(ctx context.Context, r *Replica, route string, q url.V
 	}
 	m := metaToken.FindSubmatch(page)
 	if res.StatusCode != http.StatusOK || m == nil {
-		return "", fmt.Errorf("%s on %s: %s, no session token", route, r.Name, res.Status)
+		return "", fmt.Errorf("%s, no session token", res.Status)
 	}
 	return html.UnescapeString(string(m[1])), nil
 }
