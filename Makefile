@@ -125,11 +125,13 @@ wrk:
 reliability:
 	$(GO) run ./cmd/secretsrel
 
-## lint: formatting and vet.
+## lint: formatting and vet (also of the files only `make bench` builds,
+## with the loadtest tag).
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt wants to change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags loadtest ./pkg/engine ./cmd/secretswrk
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s).
 FUZZTIME ?= 30s
@@ -137,6 +139,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalRequest$$' -fuzztime $(FUZZTIME) ./pkg/connect
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyRequest$$' -fuzztime $(FUZZTIME) ./pkg/connect
 	$(GO) test -run '^$$' -fuzz '^FuzzListJSON$$' -fuzztime $(FUZZTIME) ./pkg/server
+	$(GO) test -run '^$$' -fuzz '^FuzzSignedQuery$$' -fuzztime $(FUZZTIME) ./pkg/server
 	$(GO) test -run '^$$' -fuzz '^FuzzRenderPage$$' -fuzztime $(FUZZTIME) ./static
 
 clean:
