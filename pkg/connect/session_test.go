@@ -63,14 +63,31 @@ func TestSessionsRoundTrip(t *testing.T) {
 	t.Run("same token as golang-jwt signs", func(t *testing.T) {
 		// Mint assembles the JWS itself (a constant header, golang-jwt's
 		// HS256); it must be exactly what jwt.Token.SignedString makes.
-		jt := jwt.NewWithClaims(jwt.SigningMethodHS256, got)
-		jt.Header["typ"] = connect.SessionType
-		want, err := jt.SignedString(sessionKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tok != want {
-			t.Errorf("Mint = %s\ngolang-jwt = %s", tok, want)
+		full := sessionClaims()
+		full.Label = "PROJ-1 \"quoted\" <b>&amp; \u2028 ünïcødé \x01"
+		full.Licence = "active"
+		full.ID = "jti-1"
+		for _, c := range []connect.SessionClaims{sessionClaims(), full} {
+			tok, _, err := s.Mint(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Verify(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jt := jwt.NewWithClaims(jwt.SigningMethodHS256, got)
+			jt.Header["typ"] = connect.SessionType
+			want, err := jt.SignedString(sessionKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok != want {
+				t.Errorf("Mint = %s\ngolang-jwt = %s", tok, want)
+			}
+			if got.Label != c.Label || got.Licence != c.Licence || got.ID != c.ID {
+				t.Errorf("claims came back as %+v, want %+v", got, c)
+			}
 		}
 	})
 
